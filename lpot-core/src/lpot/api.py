@@ -1,0 +1,146 @@
+"""``lpot.tune``: resolve what the user passed into one tuning job and run it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from collections.abc import Callable, Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from lpot import plugins
+from lpot.config import Config, load_config
+from lpot.data import check_reiterable
+from lpot.errors import ConfigError
+from lpot.isa import cpu_features
+from lpot.objectives import Objective, Performance, create_objective
+from lpot.strategies import Strategy, create_strategy
+from lpot.tuning.evaluation import make_evaluator
+from lpot.tuning.loop import TuningJob, run
+from lpot.tuning.result import TuningResult
+from lpot.tuning.space import build_space
+
+log = logging.getLogger("lpot")
+
+DYNAMIC = "post_training_dynamic_quant"
+
+
+def tune(
+    model: Any,
+    q_dataloader: Iterable[Any] | None = None,
+    q_func: Callable[..., Any] | None = None,
+    eval_dataloader: Iterable[Any] | None = None,
+    eval_func: Callable[[Any], Any] | None = None,
+    config: str | os.PathLike[str] | Mapping[str, Any] | Config | None = None,
+    resume: bool | str | os.PathLike[str] = False,
+    *,
+    strategy: Strategy | None = None,
+    objective: Objective | None = None,
+    backend: Any = None,
+    progress: bool = True,
+) -> TuningResult:
+    """Find a low-precision recipe for ``model`` that meets the accuracy criterion, best objective first.
+
+    ``model`` is a native model or a path the backend understands; ``config`` a YAML path, a dict in
+    the same layout, or a :class:`lpot.Config`. Evaluation is ``eval_func(model) -> float`` or the
+    config's ``evaluation.accuracy.metric`` over ``eval_dataloader``. ``resume=True`` continues the
+    run in the configured workspace (``resume="dir"`` names one). Always returns a result; see its
+    ``status`` (met / budget_spent / exhausted).
+    """
+    cfg = load_config(config)
+    check_reiterable(q_dataloader, "q_dataloader")
+    check_reiterable(eval_dataloader, "eval_dataloader")
+    approach = cfg.quantization.approach
+    if cfg.model.framework_format == "integer":
+        approach = DYNAMIC
+    if q_func is not None and approach != "quant_aware_training":
+        raise ConfigError(
+            "q_func is the training function of quantization-aware training; set "
+            "quantization.approach: quant_aware_training, or pass calibration data as q_dataloader"
+        )
+    chosen = backend or _backend_for(model, cfg)
+    native = chosen.load_model(model)
+    fmt = cfg.model.framework_format
+    space = build_space(
+        chosen.capability(native),
+        approach=approach,
+        model_wise=cfg.quantization.model_wise,
+        op_wise=cfg.quantization.op_wise,
+        sampling_sizes=cfg.quantization.calibration.sampling_size,
+        option_overrides={"format": (fmt,)} if fmt in ("qdq", "qoperator") else None,
+    )
+    evaluator = make_evaluator(
+        chosen,
+        eval_func=eval_func,
+        eval_dataloader=eval_dataloader,
+        metric_config=cfg.evaluation.accuracy.metric if cfg.evaluation.accuracy else None,
+        higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
+    )
+    workspace, resuming = _workspace(cfg, resume)
+    job = TuningJob(
+        backend=chosen,
+        model=native,
+        space=space,
+        strategy=strategy or create_strategy(cfg.tuning.strategy.name, dict(cfg.tuning.strategy.params)),
+        evaluator=evaluator,
+        objective=objective or _objective(cfg),
+        criterion=cfg.tuning.accuracy_criterion,
+        q_dataloader=q_dataloader,
+        bench_dataloader=eval_dataloader if eval_dataloader is not None else q_dataloader,
+        workspace=workspace,
+        resume=resuming,
+        max_trials=cfg.tuning.exit_policy.max_trials,
+        timeout=cfg.tuning.exit_policy.timeout,
+        seed=cfg.tuning.random_seed,
+        config_hash=cfg.hash(),
+        run_metadata=_run_metadata(chosen, cfg, evaluator.description),
+        progress=progress,
+    )
+    return run(job)
+
+
+def _backend_for(model: Any, cfg: Config) -> Any:
+    name = cfg.model.backend_name
+    return plugins.backend_by_name(name) if name else plugins.backend_for(model)
+
+
+def _objective(cfg: Config) -> Objective:
+    if cfg.tuning.objective == "performance":
+        return Performance()
+    return create_objective(cfg.tuning.objective)
+
+
+def _workspace(cfg: Config, resume: bool | str | os.PathLike[str]) -> tuple[Path, bool]:
+    if resume is True:
+        return Path(cfg.tuning.workspace.path), True
+    if resume:
+        return Path(resume), True
+    return Path(cfg.tuning.workspace.path), False
+
+
+def _run_metadata(backend: Any, cfg: Config, evaluation: str) -> dict[str, Any]:
+    versions = {"lpot-core": _version("lpot-core")}
+    info = plugins.available("lpot.backends").get(backend.name)
+    if info is not None and info.distribution:
+        versions[info.distribution] = _version(info.distribution)
+    return {
+        "backend": backend.name,
+        "model_name": cfg.model.name,
+        "versions": versions,
+        "python": platform.python_version(),
+        "cpu": cpu_features().describe(),
+        "criterion": f"{cfg.tuning.accuracy_criterion.kind} {cfg.tuning.accuracy_criterion.value}",
+        "objective": cfg.tuning.objective,
+        "strategy": cfg.tuning.strategy.name,
+        "evaluation": evaluation,
+        "config": cfg.to_dict(),
+    }
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,170 @@
+"""The ``lpot`` command: tune, benchmark, report, demo, plugins.
+
+User errors print one precise line and exit 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lpot.errors import DataError, LpotError
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: the flags may come before or after the subcommand without one resetting the other
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    p = argparse.ArgumentParser(prog="lpot", description="Accuracy-driven low-precision tuning.", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("tune", parents=[common], help="tune a model to meet the accuracy goal of a config")
+    t.add_argument("config", help="YAML config (LPOT 1.x layout)")
+    t.add_argument("--model", required=True, help="model file, e.g. model.onnx")
+    t.add_argument("--data", help=".npz with arrays 'x' and 'y' for calibration and evaluation")
+    t.add_argument("--calib-data", help=".npz used for calibration only (overrides --data)")
+    t.add_argument("--eval-data", help=".npz used for evaluation only (overrides --data)")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--workspace", help="workspace folder (overrides tuning.workspace.path)")
+    t.add_argument("--resume", action="store_true", help="continue the interrupted run in the workspace")
+    t.add_argument("--output", help="also save the tuned model and its recipe here")
+
+    b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
+    b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
+    b.add_argument("--model", required=True)
+    b.add_argument("--data", required=True, help=".npz with array 'x' (inputs)")
+    b.add_argument("--batch-size", type=int, default=1)
+    b.add_argument("--cores-per-instance", type=int)
+    b.add_argument("--num-instances", type=int)
+    b.add_argument("--iterations", type=int)
+
+    r = sub.add_parser("report", parents=[common], help="run summary and trials table of a workspace")
+    r.add_argument("workspace")
+
+    d = sub.add_parser("demo", parents=[common], help="tune the embedded default model on real data")
+    d.add_argument("--name", help="which demo (default: the first installed)")
+    d.add_argument("--workspace", default="lpot_demo_workspace")
+
+    sub.add_parser("plugins", parents=[common], help="list installed backends, strategies, metrics, objectives")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    args.quiet = getattr(args, "quiet", False)
+    args.debug = getattr(args, "debug", False)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else (logging.ERROR if args.quiet else logging.WARNING),
+        format="lpot: %(levelname)s: %(message)s",
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except LpotError as exc:
+        if args.debug:
+            raise
+        print(f"lpot: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("lpot: interrupted; finished trials are saved, continue with --resume", file=sys.stderr)
+        return 130
+
+
+def _npz(path: str | None, batch_size: int) -> Any:
+    if path is None:
+        return None
+    import numpy as np
+
+    from lpot.data import ArrayLoader
+
+    file = Path(path)
+    if not file.exists():
+        raise DataError(f"data file {path!r} does not exist")
+    try:
+        with np.load(file, allow_pickle=False) as data:  # never unpickle a user's file
+            if "x" not in data:
+                raise DataError(f"{path}: expected an array named 'x' (and optionally 'y'), found {list(data)}")
+            x, y = data["x"], (data["y"] if "y" in data else None)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a readable .npz of plain arrays ({exc})") from exc
+    return ArrayLoader(x, y, batch_size=batch_size)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from lpot.api import tune
+    from lpot.config import load_config
+
+    cfg = load_config(args.config)
+    if args.workspace:
+        workspace = replace(cfg.tuning.workspace, path=args.workspace)
+        cfg = replace(cfg, tuning=replace(cfg.tuning, workspace=workspace))
+    calib = _npz(args.calib_data or args.data, args.batch_size)
+    evals = _npz(args.eval_data or args.data, args.batch_size)
+    result = tune(args.model, q_dataloader=calib, eval_dataloader=evals, config=cfg, resume=args.resume,
+                  progress=not args.quiet)
+    print(result)
+    if args.output:
+        print(f"saved: {result.save(args.output)}")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from lpot import plugins
+    from lpot.config import load_config
+    from lpot.report import table
+
+    cfg = load_config(args.config)
+    perf = cfg.evaluation.performance
+    backend = plugins.backend_by_name(cfg.model.backend_name) if cfg.model.backend_name else plugins.backend_for(args.model)
+    model = backend.load_model(args.model)
+    loader = _npz(args.data, args.batch_size)
+    result = backend.benchmark(
+        model,
+        loader,
+        cores_per_instance=args.cores_per_instance or (perf.cores_per_instance if perf else None),
+        num_instances=args.num_instances or (perf.num_of_instance if perf else 1),
+        warmup=perf.warmup if perf else 5,
+        iterations=args.iterations or (perf.iteration if perf else 50),
+    )
+    print(table(["instances", "cores/inst", "batch", "latency ms", "p90 ms", "throughput/s"],
+                [[result.num_instances, result.cores_per_instance, result.batch_size, result.latency_ms,
+                  result.latency_p90_ms, result.throughput]]))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lpot.report import workspace_report
+
+    print(workspace_report(args.workspace))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from lpot.demo import run_demo
+
+    print(run_demo(args.name, workspace=args.workspace, progress=not args.quiet))
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from lpot import plugins
+
+    for group in plugins.GROUPS:
+        print(f"{group}:")
+        for name, status in plugins.describe(group).items():
+            info = plugins.available(group)[name]
+            print(f"  {name:<14} {info.distribution or '?':<16} {status}")
+    return 0
+
+
+_COMMANDS = {"tune": _tune, "benchmark": _benchmark, "report": _report, "demo": _demo, "plugins": _plugins}
+
+if __name__ == "__main__":
+    sys.exit(main())

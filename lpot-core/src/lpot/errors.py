@@ -1,0 +1,43 @@
+"""Exceptions raised by lpot.
+
+Every error a user can cause is an ``LpotError``; subclasses also inherit the matching builtin so
+``except ValueError`` keeps working. Messages say what failed, the name, why, and the fix.
+"""
+
+from __future__ import annotations
+
+
+class LpotError(Exception):
+    """Base class of every error lpot raises on purpose."""
+
+
+class ConfigError(LpotError, ValueError):
+    """A configuration file or object is malformed, has an unknown key or a bad value."""
+
+
+class BackendNotFoundError(LpotError, LookupError):
+    """No installed backend accepts the model, or a named backend is not installed."""
+
+
+class PluginError(LpotError, ImportError):
+    """A plugin (backend, strategy, metric, objective) is missing or failed to load."""
+
+
+class ModelError(LpotError, ValueError):
+    """A model file is missing, unreadable or not of the expected format."""
+
+
+class DataError(LpotError, ValueError):
+    """A dataloader is empty or yields batches of an unexpected shape."""
+
+
+class EvaluationError(LpotError, RuntimeError):
+    """The user's eval_func raised, or returned something that is not a finite number."""
+
+
+class ResumeError(LpotError, RuntimeError):
+    """A workspace cannot be resumed: different config or model, or a damaged history."""
+
+
+class QuantizationError(LpotError, RuntimeError):
+    """A backend could not apply a recipe to a model."""

@@ -1,0 +1,27 @@
+"""Accuracy: share of exact matches between predicted class ids and labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lpot.metrics._arrays import class_predictions, label_ids, to_numpy
+
+
+class Accuracy:
+    higher_is_better = True
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.correct = 0
+        self.total = 0
+
+    def update(self, preds: Any, labels: Any) -> None:
+        pred = class_predictions(to_numpy(preds, "predictions"))
+        truth = label_ids(to_numpy(labels, "labels"), pred.shape[0])
+        self.correct += int((pred == truth).sum())
+        self.total += pred.shape[0]
+
+    def result(self) -> float:
+        return self.correct / self.total if self.total else float("nan")

@@ -1,0 +1,235 @@
+"""What can be quantized (Capability) and one concrete choice of how (Recipe).
+
+Both keep the layout LPOT users know (``optypewise`` / ``opwise``, per-op ``activation`` and
+``weight`` settings) and serialize to plain JSON, so history and artifacts never need pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+FP32 = "fp32"
+BF16 = "bf16"
+INT_DTYPES = ("int8", "uint8")
+DTYPES = ("int8", "uint8", "fp32", "bf16", "fp16")
+SCHEMES = ("sym", "asym")
+GRANULARITIES = ("per_tensor", "per_channel")
+ALGORITHMS = ("minmax", "kl", "percentile")
+APPROACHES = (
+    "post_training_static_quant",
+    "post_training_dynamic_quant",
+    "quant_aware_training",
+)
+
+JSONValue = Any
+
+
+@dataclass(frozen=True, order=True)
+class OpKey:
+    """An op of the model: its unique node name and its op type (e.g. ``("conv1", "Conv")``)."""
+
+    name: str
+    op_type: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.op_type})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorConfig:
+    """How one tensor (an op's activation or weight) is represented."""
+
+    dtype: str
+    scheme: str | None = None
+    granularity: str | None = None
+    algorithm: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TensorConfig:
+        return cls(**{k: data[k] for k in ("dtype", "scheme", "granularity", "algorithm") if k in data})
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpConfig:
+    """The choice for one op. An activation dtype of ``fp32`` means the op falls back to FP32."""
+
+    activation: TensorConfig
+    weight: TensorConfig | None = None
+
+    @property
+    def is_fp32(self) -> bool:
+        return self.activation.dtype == FP32
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.activation.dtype in INT_DTYPES
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"activation": self.activation.to_dict()}
+        if self.weight is not None:
+            out["weight"] = self.weight.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OpConfig:
+        weight = data.get("weight")
+        return cls(
+            activation=TensorConfig.from_dict(data["activation"]),
+            weight=TensorConfig.from_dict(weight) if weight else None,
+        )
+
+
+FP32_OP = OpConfig(activation=TensorConfig(dtype=FP32), weight=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorChoices:
+    """The values a backend offers for one tensor of an op (capability, not a choice)."""
+
+    dtype: tuple[str, ...]
+    scheme: tuple[str, ...] = ()
+    granularity: tuple[str, ...] = ()
+    algorithm: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.__dict__.items() if v}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpCapability:
+    """What one op (or op type) may become. The first value of each tuple is the default."""
+
+    activation: TensorChoices
+    weight: TensorChoices | None = None
+
+    def default(self) -> OpConfig:
+        """The first quantized choice: the model-wise starting point of every strategy."""
+        return self.configs()[0]
+
+    def configs(self) -> list[OpConfig]:
+        """Every concrete quantized config this capability allows, defaults first."""
+        acts = _expand(self.activation)
+        weights: list[TensorConfig | None] = _expand(self.weight) if self.weight else [None]
+        return [OpConfig(activation=a, weight=w) for a in acts if a.dtype != FP32 for w in weights]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"activation": self.activation.to_dict()}
+        if self.weight is not None:
+            out["weight"] = self.weight.to_dict()
+        return out
+
+
+def _expand(choices: TensorChoices) -> list[TensorConfig]:
+    out = []
+    for dtype in choices.dtype:
+        if dtype == FP32:
+            continue
+        for scheme in choices.scheme or (None,):
+            for granularity in choices.granularity or (None,):
+                for algorithm in choices.algorithm or (None,):
+                    out.append(
+                        TensorConfig(dtype=dtype, scheme=scheme, granularity=granularity, algorithm=algorithm)
+                    )
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capability:
+    """A backend's answer to "what could be quantized in this model, and how?".
+
+    ``opwise`` lists every quantizable op in graph order; ``optypewise`` the choices per op type.
+    ``approaches`` are the quantization approaches the backend supports for this model, and
+    ``options`` the model-wise knobs of the backend (e.g. ONNX ``format``: ``qdq``/``qoperator``),
+    each with its allowed values, default first.
+    """
+
+    optypewise: Mapping[str, OpCapability]
+    opwise: Mapping[OpKey, OpCapability]
+    approaches: tuple[str, ...] = ("post_training_static_quant",)
+    options: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The seed format of the original tool, with op keys as ``[name, op_type]`` strings."""
+        return {
+            "optypewise": {t: c.to_dict() for t, c in self.optypewise.items()},
+            "opwise": {f"{k.name}::{k.op_type}": c.to_dict() for k, c in self.opwise.items()},
+            "approaches": list(self.approaches),
+            "options": {k: list(v) for k, v in self.options.items()},
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """One concrete quantization: a config per op plus model-wise settings (the old ``tune_cfg``).
+
+    Ops missing from ``ops`` stay FP32. ``calib_sampling_size`` is the number of calibration
+    samples; ``options`` holds values of the backend's declared model-wise knobs.
+    """
+
+    approach: str = "post_training_static_quant"
+    ops: Mapping[OpKey, OpConfig] = field(default_factory=dict)
+    calib_sampling_size: int = 100
+    options: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    def op(self, key: OpKey) -> OpConfig:
+        return self.ops.get(key, FP32_OP)
+
+    def fp32_ops(self) -> list[OpKey]:
+        return [k for k, c in self.ops.items() if not c.is_quantized]
+
+    def quantized_ops(self) -> list[OpKey]:
+        return [k for k, c in self.ops.items() if c.is_quantized]
+
+    def with_ops(self, changes: Mapping[OpKey, OpConfig]) -> Recipe:
+        merged = dict(self.ops)
+        merged.update(changes)
+        return replace(self, ops=merged)
+
+    def fallback(self, keys: Iterable[OpKey]) -> Recipe:
+        """This recipe with ``keys`` kept in FP32."""
+        return self.with_ops({k: FP32_OP for k in keys})
+
+    def calibration_algorithms(self) -> set[str]:
+        """Which calibration algorithms the quantized activations of this recipe need."""
+        if self.approach != "post_training_static_quant":
+            return set()
+        return {c.activation.algorithm or "minmax" for c in self.ops.values() if c.is_quantized}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "approach": self.approach,
+            "calib_sampling_size": self.calib_sampling_size,
+            "options": dict(self.options),
+            "ops": [
+                {"name": k.name, "op_type": k.op_type, **c.to_dict()}
+                for k, c in sorted(self.ops.items(), key=lambda kv: kv[0])
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
+        ops = {OpKey(o["name"], o["op_type"]): OpConfig.from_dict(o) for o in data.get("ops", [])}
+        return cls(
+            approach=data.get("approach", "post_training_static_quant"),
+            ops=ops,
+            calib_sampling_size=int(data.get("calib_sampling_size", 100)),
+            options=dict(data.get("options", {})),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        return cls.from_dict(json.loads(text))
+
+    def fingerprint(self) -> str:
+        """A stable short hash: equal recipes are never tried twice."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]

@@ -1,0 +1,38 @@
+"""A progress bar for tuning (trial n of max, current best), quiet when asked."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from lpot.tuning.trial import Trial
+
+
+class Progress:
+    """tqdm bar on stderr; with ``enabled=False`` (``--quiet``) it prints nothing."""
+
+    def __init__(self, total: int, *, enabled: bool, baseline: float, goal: float) -> None:
+        self.enabled = enabled
+        self.total = total
+        self.baseline = baseline
+        self.goal = goal
+        self._bar: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, desc="tuning", unit="trial", file=sys.stderr, dynamic_ncols=True)
+            self._bar.set_postfix_str(f"fp32 {self.baseline:.4f}, goal {self.goal:.4f}")
+        return self
+
+    def update(self, trial: Trial, best: Trial | None) -> None:
+        if self._bar is None:
+            return
+        best_text = f"best #{best.index} {best.accuracy:.4f}{' met' if best.met else ''}" if best else "no best yet"
+        self._bar.set_postfix_str(f"#{trial.index} {trial.label}: {trial.accuracy:.4f}; {best_text}")
+        self._bar.update(1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,89 @@
+"""What ``tune`` returns: always a model and a recipe, with a status that says how it ended."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lpot.recipe import Recipe
+from lpot.tuning.trial import Trial
+
+MET = "met"  # a recipe meets the accuracy criterion
+BUDGET_SPENT = "budget_spent"  # max_trials or timeout ended the search before the goal was met
+EXHAUSTED = "exhausted"  # the strategy tried everything it would; the goal was not met
+
+
+@dataclass
+class TuningResult:
+    """The tuned model (native to its framework) and everything measured on the way.
+
+    When no recipe met the goal, ``model``/``recipe`` are still the best found (by accuracy) and
+    ``status`` says why tuning stopped; ``warnings`` says, e.g., when INT8 measured slower than FP32.
+    """
+
+    model: Any
+    recipe: Recipe
+    status: str
+    baseline_accuracy: float
+    accuracy: float
+    goal: float
+    higher_is_better: bool
+    trials: list[Trial]
+    best_trial: Trial | None
+    objective_name: str
+    baseline_objective: float | None
+    objective: float | None
+    calibration_passes: int
+    backend_name: str
+    workspace: Path
+    elapsed_s: float
+    stop_reason: str
+    warnings: list[str] = field(default_factory=list)
+    _backend: Any = field(default=None, repr=False)
+
+    @property
+    def met(self) -> bool:
+        return self.status == MET
+
+    @property
+    def objective_ratio(self) -> float | None:
+        """FP32 objective / tuned objective: > 1 means the tuned model is better (faster/smaller)."""
+        if not self.baseline_objective or not self.objective:
+            return None
+        return self.baseline_objective / self.objective
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model in its framework's format plus ``recipe.json`` and ``summary.json``."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        model_file = self._backend.save(self.model, out)
+        (out / "recipe.json").write_text(json.dumps(self.recipe.to_dict(), indent=2))
+        (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=2, default=str))
+        return model_file
+
+    def summary_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "backend": self.backend_name,
+            "baseline_accuracy": self.baseline_accuracy,
+            "accuracy": self.accuracy,
+            "goal": self.goal,
+            "objective": self.objective_name,
+            "baseline_objective": self.baseline_objective,
+            "tuned_objective": self.objective,
+            "objective_ratio": self.objective_ratio,
+            "trials": len(self.trials),
+            "best_trial": self.best_trial.index if self.best_trial else None,
+            "calibration_passes": self.calibration_passes,
+            "elapsed_s": self.elapsed_s,
+            "warnings": self.warnings,
+            "workspace": str(self.workspace),
+        }
+
+    def __str__(self) -> str:
+        from lpot.report import result_summary
+
+        return result_summary(self)

@@ -1,0 +1,60 @@
+"""Sessions for the lpot monorepo: one per package, each in its own virtualenv.
+
+`nox` alone runs the whole test suite (every package session). Packages are installed from the
+working tree, never from PyPI, so a session always tests what is checked out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = ["core", "onnxrt"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+ONNXRT_STACK = ["onnxruntime>=1.17,<2", "onnx>=1.15", "scikit-learn>=1.3"]
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """lpot-core alone (no deep-learning framework installed), plus a third-party plugin package."""
+    session.install("pytest>=7", "./lpot-core", "./tests/core/plugin_pkg")
+    _pytest(session, "tests/core")
+
+
+@nox.session
+def onnxrt(session: nox.Session) -> None:
+    """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
+    session.install("pytest>=7", "./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
+    _pytest(session, "tests/onnxrt")
+
+
+@nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """The embedded default: tune a conv net on scikit-learn's digits with ONNX Runtime."""
+    session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
+    session.run("lpot", "demo", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: tables of ratios measured side by side in one run."""
+    session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(default=False)
+def lint(session: nox.Session) -> None:
+    """ruff over every package, tests, benchmarks and examples."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
