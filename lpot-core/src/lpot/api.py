@@ -64,7 +64,7 @@ def tune(
     native = chosen.load_model(model)
     fmt = cfg.model.framework_format
     space = build_space(
-        chosen.capability(native),
+        chosen.capability(native, approach=approach),
         approach=approach,
         model_wise=cfg.quantization.model_wise,
         op_wise=cfg.quantization.op_wise,

@@ -103,8 +103,8 @@ class Backend(Protocol):
     def fingerprint(self, model: object) -> str:
         """A stable hash of the model's content, so resume can refuse a changed model."""
 
-    def capability(self, model: object) -> Capability:
-        """Which ops can be quantized and with which settings (seed format)."""
+    def capability(self, model: object, approach: str = "post_training_static_quant") -> Capability:
+        """Which ops can be quantized by ``approach`` and with which settings (seed format)."""
 
     def calibrate(self, model: object, dataloader: DataLoader, spec: CalibrationSpec) -> Stats:
         """Run FP32 inference on calibration data and return per-tensor ranges."""

@@ -39,7 +39,7 @@ class ToyBackend:
     def fingerprint(self, model: object) -> str:
         return model.fingerprint()
 
-    def capability(self, model: MLP) -> Capability:
+    def capability(self, model: MLP, approach: str = "post_training_static_quant") -> Capability:
         ops = {OpKey(name, OP_TYPE): CAPABILITY for name, _, _ in model.layers}
         return Capability(optypewise={OP_TYPE: CAPABILITY}, opwise=ops,
                           approaches=("post_training_static_quant",))

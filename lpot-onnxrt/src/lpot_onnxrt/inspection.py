@@ -1,0 +1,81 @@
+"""Per-op output tensors of an FP32 or quantized model, for sensitivity ranking (MSE).
+
+A quantized graph keeps the original node names for FP32 and QDQ-wrapped ops, while QOperator
+nodes are renamed by ORT (``<name>_quant``) and emit quantized tensors. For each requested op we
+read the float tensor a consumer would see: the op's own output, or the DequantizeLinear that
+follows it, or, when ORT fused it into a QLinear op, that op's output dequantized here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from lpot.data import split_batch
+from lpot.recipe import OpKey
+from lpot_onnxrt.sessions import feeds, make_session
+
+
+# Where the output scale and zero point sit among a QOperator node's inputs (ONNX / ORT contrib specs).
+_Y_QPARAMS = {"QLinearConv": (6, 7), "QLinearMatMul": (6, 7), "QGemm": (7, 8), "QLinearAdd": (6, 7), "QLinearMul": (6, 7)}
+
+
+def _float_outputs(model: onnx.ModelProto, ops: Iterable[OpKey]) -> dict[str, tuple[str, tuple[str, str] | None]]:
+    """op name -> (tensor to read, (scale, zero point) to dequantize it with, or None)."""
+    nodes = {n.name: n for n in model.graph.node}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for t in n.input:
+            consumers.setdefault(t, []).append(n)
+    out = {}
+    for op in ops:
+        node = nodes.get(op.name) or nodes.get(f"{op.name}_quant")
+        if node is None:
+            continue
+        tensor = node.output[0]
+        if node.op_type.startswith("QLinear") or node.op_type == "QGemm":
+            i, j = _Y_QPARAMS.get(node.op_type, (len(node.input) - 2, len(node.input) - 1))
+            out[op.name] = (tensor, (node.input[i], node.input[j]))
+            continue
+        nxt = consumers.get(tensor, [])
+        q = next((c for c in nxt if c.op_type == "QuantizeLinear"), None)
+        if q is not None:
+            dq = next((c for c in consumers.get(q.output[0], []) if c.op_type == "DequantizeLinear"), None)
+            if dq is not None:
+                tensor = dq.output[0]
+        out[op.name] = (tensor, None)
+    return out
+
+
+def inspect(model: onnx.ModelProto, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    targets = _float_outputs(model, list(ops))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    existing = {o.name for o in probe.graph.output}
+    wanted = []
+    for tensor, qparams in targets.values():
+        for name in (tensor, *(qparams or ())):
+            if name not in existing and name not in wanted:
+                wanted.append(name)
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in probe.graph.initializer}
+    for name in wanted:
+        if name not in inits:
+            probe.graph.output.append(helper.ValueInfoProto(name=name))
+    session = make_session(probe)
+    names = [o.name for o in session.get_outputs()]
+    collected: dict[str, list[np.ndarray]] = {op: [] for op in targets}
+    for batch in dataloader:
+        inputs, _ = split_batch(batch)
+        values = dict(zip(names, session.run(None, feeds(session, inputs))))
+        values.update({k: v for k, v in inits.items() if k not in values})
+        for op, (tensor, qparams) in targets.items():
+            array = values[tensor]
+            if qparams is not None:
+                scale, zero = values[qparams[0]], values[qparams[1]]
+                array = (array.astype(np.float32) - zero.astype(np.float32)) * scale
+            collected[op].append(np.asarray(array, dtype=np.float32))
+    return {op: np.concatenate(chunks) for op, chunks in collected.items() if chunks}

@@ -1,0 +1,44 @@
+"""ORT's quantization pre-processing (shape inference, graph optimization), done once per model.
+
+Op names in capabilities and recipes refer to the pre-processed graph, so it is the backend's
+native model for the whole run: baseline, calibration and every trial see the same graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import onnx
+
+from lpot_onnxrt.model_io import name_nodes
+
+log = logging.getLogger("lpot.onnxrt")
+PREPROCESSED_KEY = "lpot.preprocessed"
+
+
+def is_preprocessed(model: onnx.ModelProto) -> bool:
+    return any(p.key == PREPROCESSED_KEY for p in model.metadata_props)
+
+
+def preprocess(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Named nodes, optimized and shape-inferred; symbolic shape inference is skipped if it fails."""
+    if is_preprocessed(model):
+        return model
+    from onnxruntime.quantization import quant_pre_process
+
+    named = name_nodes(model)
+    with tempfile.TemporaryDirectory(prefix="lpot-ort-") as tmp:
+        src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
+        onnx.save_model(named, str(src))
+        try:
+            quant_pre_process(str(src), str(dst))
+        except Exception as exc:  # symbolic shape inference fails on some exported graphs
+            log.info("symbolic shape inference failed (%s); pre-processing without it", exc)
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        result = onnx.load_model(str(dst))
+    result = name_nodes(result)  # optimizations may add unnamed nodes
+    entry = result.metadata_props.add()
+    entry.key, entry.value = PREPROCESSED_KEY, "1"
+    return result
