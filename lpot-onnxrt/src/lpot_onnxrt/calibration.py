@@ -6,6 +6,8 @@ every trial: which ops fall back never changes them.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -63,10 +65,14 @@ def calibrate(model: onnx.ModelProto, dataloader: Iterable[Any], spec: Calibrati
             calibrate_method=getattr(CalibrationMethod, ALGORITHMS[spec.algorithm]),
             extra_options=extra,
         )
-        calibrator.collect_data(reader)
-        if reader.samples == 0:
-            raise DataError("the calibration dataloader yielded no samples")
-        data = calibrator.compute_data()
+        with contextlib.redirect_stdout(io.StringIO()):  # ORT's histogram calibrators print progress
+            try:
+                calibrator.collect_data(reader)
+            except ValueError:
+                if reader.samples == 0:
+                    raise DataError("the calibration dataloader yielded no samples") from None
+                raise
+            data = calibrator.compute_data()
         del calibrator
     ranges = {}
     for name, tensor in data.items():

@@ -4,6 +4,8 @@ A quantized graph keeps the original node names for FP32 and QDQ-wrapped ops, wh
 nodes are renamed by ORT (``<name>_quant``) and emit quantized tensors. For each requested op we
 read the float tensor a consumer would see: the op's own output, or the DequantizeLinear that
 follows it, or, when ORT fused it into a QLinear op, that op's output dequantized here.
+With asymmetric activations ORT folds a following Relu/Clip into the op's output range, so an
+op's INT8 output is its FP32 output *after* that activation: compare like with like.
 """
 
 from __future__ import annotations

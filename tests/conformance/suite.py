@@ -1,0 +1,147 @@
+"""The backend conformance suite: what every lpot backend must do, shown on a small real model.
+
+A backend's test folder subclasses :class:`BackendConformance` and provides fixtures:
+``backend`` (an instance), ``model`` (a small native FP32 model, already ``backend.load_model``-ed),
+``calib_loader`` / ``eval_loader`` (re-iterable ``(inputs, labels)`` numpy batches) and ``probe`` (a
+:class:`LowPrecisionProbe` that reads, in the framework's own terms, which ops compute in INT8).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from lpot.backend import Backend, CalibrationSpec, Stats
+from lpot.data import split_batch
+from lpot.recipe import OpKey, Recipe
+from lpot.tuning.space import build_space
+
+STATIC = "post_training_static_quant"
+
+
+@dataclass(frozen=True)
+class LowPrecisionProbe:
+    """How to see low precision in one framework.
+
+    ``int8_ops(model)``: names of the ops that compute in INT8 in a quantized native model.
+    ``weight_bytes(model)``: total bytes of the weights as stored (INT8 weights are 1 byte each).
+    """
+
+    int8_ops: Callable[[Any], set[str]]
+    weight_bytes: Callable[[Any], int]
+
+
+def default_recipe(backend: Backend, model: Any) -> Recipe:
+    return build_space(backend.capability(model), approach=STATIC).default_recipe()
+
+
+def outputs(backend: Backend, model: Any, loader: Any) -> np.ndarray:
+    return np.concatenate([np.asarray(backend.predict(model, split_batch(b)[0])) for b in loader])
+
+
+class BackendConformance:
+    """Tests every backend must pass; each one can fail on a backend that only pretends."""
+
+    @pytest.fixture
+    def stats(self, backend, model, calib_loader) -> dict[str, Stats]:
+        return {"minmax": backend.calibrate(model, calib_loader, CalibrationSpec(algorithm="minmax", sampling_size=64))}
+
+    @pytest.fixture
+    def quantized(self, backend, model, stats):
+        return backend.quantize(model, default_recipe(backend, model), stats)
+
+    def test_accepts_its_model_and_rejects_others(self, backend, model):
+        assert backend.accepts(model)
+        assert not backend.accepts(object())
+        assert not backend.accepts(3.14)
+
+    def test_capability_lists_ops_in_seed_format(self, backend, model):
+        cap = backend.capability(model)
+        assert cap.opwise, "no quantizable op found"
+        seed = cap.to_dict()
+        assert set(seed) >= {"optypewise", "opwise"}
+        for choices in seed["opwise"].values():
+            assert "dtype" in choices["activation"]
+            assert any(d in ("int8", "uint8") for d in choices["activation"]["dtype"])
+        json.dumps(seed)  # plain data
+
+    def test_default_recipe_really_computes_in_int8(self, backend, model, quantized, probe):
+        recipe = default_recipe(backend, model)
+        int8 = probe.int8_ops(quantized)
+        assert int8, "the quantized model has no INT8 op"
+        assert probe.int8_ops(model) == set(), "the FP32 model must have no INT8 op"
+        weighted = {op.name for op, cfg in recipe.ops.items() if cfg.is_quantized and cfg.weight is not None}
+        assert weighted <= int8, f"ops with weights left in FP32: {sorted(weighted - int8)}"
+
+    def test_outputs_close_to_fp32(self, backend, model, quantized, eval_loader):
+        ref, got = outputs(backend, model, eval_loader), outputs(backend, quantized, eval_loader)
+        assert ref.shape == got.shape
+        agreement = float((ref.argmax(-1) == got.argmax(-1)).mean())
+        assert agreement >= 0.95, f"top-1 agreement with FP32 only {agreement:.3f}"
+        rel = float(np.linalg.norm(got - ref) / (np.linalg.norm(ref) + 1e-12))
+        assert rel < 0.1, f"relative output error {rel:.3f}"
+
+    def test_int8_weights_shrink_the_model(self, backend, model, quantized, probe):
+        assert backend.model_size(quantized) < 0.5 * backend.model_size(model)
+        assert probe.weight_bytes(quantized) < 0.3 * probe.weight_bytes(model)
+
+    def test_named_op_falls_back_and_stays_fp32(self, backend, model, stats, probe, eval_loader):
+        recipe = default_recipe(backend, model)
+        target = next(op for op, cfg in recipe.ops.items() if cfg.is_quantized and cfg.weight is not None)
+        result = backend.quantize(model, recipe.fallback([target]), stats)
+        int8 = probe.int8_ops(result)
+        assert target.name not in int8
+        assert int8, "falling back one op must leave the others in INT8"
+        assert outputs(backend, result, eval_loader).shape == outputs(backend, model, eval_loader).shape
+
+    def test_stats_are_plain_data_and_quantize_does_not_recalibrate(self, backend, model, stats):
+        spec_stats = stats["minmax"]
+        again = Stats.from_dict(json.loads(json.dumps(spec_stats.to_dict())))
+        assert again == spec_stats and spec_stats.samples_seen == 64
+        assert all(math.isfinite(lo) and math.isfinite(hi) and lo <= hi for lo, hi in spec_stats.ranges.values())
+        recipe = default_recipe(backend, model)
+        a = backend.quantize(model, recipe, {"minmax": again})
+        b = backend.quantize(model, recipe, {"minmax": again}, _ExplodingLoader())
+        assert backend.model_size(a) == backend.model_size(b)
+        assert backend.fingerprint(a) == backend.fingerprint(b)
+
+    def test_save_load_round_trip(self, backend, quantized, eval_loader, tmp_path: Path):
+        file = backend.save(quantized, tmp_path)
+        assert Path(file).exists()
+        loaded = backend.load(file)
+        np.testing.assert_array_equal(outputs(backend, loaded, eval_loader), outputs(backend, quantized, eval_loader))
+
+    def test_inspect_returns_per_op_tensors(self, backend, model, quantized, calib_loader):
+        recipe = default_recipe(backend, model)
+        weighted = [op for op, cfg in recipe.ops.items() if cfg.weight is not None]
+        ops = [weighted[0], weighted[-1]]
+        ref = backend.inspect(model, calib_loader, ops)
+        got = backend.inspect(quantized, calib_loader, ops)
+        for op in ops:
+            assert ref[op.name].shape == got[op.name].shape
+            assert ref[op.name].dtype == np.float32
+        # The last weighted op (the classifier) has no activation that INT8 kernels could fuse in,
+        # so its dequantized output must match FP32 closely.
+        last = ops[-1].name
+        err = np.linalg.norm(got[last] - ref[last]) / (np.linalg.norm(ref[last]) + 1e-12)
+        assert err < 0.1, f"{last}: quantized output too far from FP32 ({err:.3f})"
+
+    def test_benchmark_reports_positive_figures(self, backend, quantized, eval_loader):
+        result = backend.benchmark(quantized, eval_loader, warmup=1, iterations=5)
+        assert result.latency_ms > 0 and result.throughput > 0 and result.batch_size > 0
+
+
+class _ExplodingLoader:
+    """Passed as quantize()'s data: a backend that reads it is recalibrating behind lpot's back."""
+
+    def __iter__(self):
+        raise AssertionError("quantize() read calibration data: it must use the given Stats")
+
+
+__all__ = ["BackendConformance", "LowPrecisionProbe", "OpKey"]
