@@ -72,8 +72,12 @@ def _import_time() -> tuple[float, list[str]]:
         "import time, sys; t=time.perf_counter(); import lpot; d=time.perf_counter()-t; "
         "print(d); print([m for m in ('torch','tensorflow','onnx','onnxruntime','mxnet') if m in sys.modules])"
     )
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-            for _ in range(5)]
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(
+            "\n"
+        )
+        for _ in range(5)
+    ]
     return min(float(r[0]) for r in runs) * 1000, eval(runs[0][1])  # noqa: S307 - our own literal list
 
 
@@ -99,8 +103,9 @@ def main() -> None:
     fp32_path, plain_path = work / "fp32.onnx", work / "plain_int8.onnx"
     onnx.save(model, fp32_path)
     t0 = time.monotonic()
-    quantize_static(str(fp32_path), str(plain_path), _Reader(name, calib), quant_format=QuantFormat.QDQ,
-                    per_channel=True)
+    quantize_static(
+        str(fp32_path), str(plain_path), _Reader(name, calib), quant_format=QuantFormat.QDQ, per_channel=True
+    )
     plain_s = time.monotonic() - t0
     plain = onnx.load(plain_path)
 
@@ -108,14 +113,24 @@ def main() -> None:
     rows = []
     for batch in (1, 16):
         lat = _latencies(sessions, x_val[:batch])
-        rows.append([f"latency ratio FP32/INT8, batch {batch}", lat["lpot"] and lat["fp32"] / lat["lpot"],
-                     lat["fp32"] / lat["plain"], f"fp32 {lat['fp32']:.3f} ms"])
+        rows.append(
+            [
+                f"latency ratio FP32/INT8, batch {batch}",
+                lat["fp32"] / lat["lpot"],
+                lat["fp32"] / lat["plain"],
+                f"fp32 {lat['fp32']:.3f} ms",
+            ]
+        )
     size = model.ByteSize()
-    rows.append(["size ratio FP32/INT8", size / result.model.ByteSize(), size / plain.ByteSize(), f"fp32 {size} B"])
+    rows.append(
+        ["size ratio FP32/INT8", size / result.model.ByteSize(), size / plain.ByteSize(), f"fp32 {size} B"]
+    )
     accs = {k: _accuracy(s, x_val, y_val) for k, s in sessions.items()}
     rows.append(["top-1 accuracy", accs["lpot"], accs["plain"], f"fp32 {accs['fp32']:.4f}"])
     rows.append(["wall time (s)", tune_s, plain_s, "lpot: whole tuning incl. baseline"])
-    rows.append(["trials / calibration passes", f"{len(result.trials)} / {result.calibration_passes}", "- / 1", ""])
+    rows.append(
+        ["trials / calibration passes", f"{len(result.trials)} / {result.calibration_passes}", "- / 1", ""]
+    )
 
     # A search that must fall back ops one by one: calibration is still done once.
     convs = [op for op in result.recipe.quantized_ops()][:2]
@@ -125,13 +140,26 @@ def main() -> None:
         return _accuracy(_session(m), x_val, y_val) - (0.5 if _both_int8(m, convs) else 0.0)
 
     t0 = time.monotonic()
-    forced = lpot.tune(model, q_dataloader=lpot.ArrayLoader(calib, None, batch_size=10), eval_func=picky,
-                       config={"tuning": {"workspace": {"path": str(work / "forced")}}}, progress=False)
-    rows.append(["forced fallback: trials / calib passes", f"{len(forced.trials)} / {forced.calibration_passes}",
-                 f"{len(forced.trials)} / {len(forced.trials)}", f"{time.monotonic() - t0:.1f}s, {forced.status}"])
+    forced = lpot.tune(
+        model,
+        q_dataloader=lpot.ArrayLoader(calib, None, batch_size=10),
+        eval_func=picky,
+        config={"tuning": {"workspace": {"path": str(work / "forced")}}},
+        progress=False,
+    )
+    rows.append(
+        [
+            "forced fallback: trials / calib passes",
+            f"{len(forced.trials)} / {forced.calibration_passes}",
+            f"{len(forced.trials)} / {len(forced.trials)}",
+            f"{time.monotonic() - t0:.1f}s, {forced.status}",
+        ]
+    )
 
     import_ms, frameworks = _import_time()
-    rows.append(["import lpot (ms, best of 5)", import_ms, "-", f"frameworks imported: {frameworks or 'none'}"])
+    rows.append(
+        ["import lpot (ms, best of 5)", import_ms, "-", f"frameworks imported: {frameworks or 'none'}"]
+    )
     print(f"ONNX Runtime {ort.__version__}, lpot {lpot.__version__}, CPU: {_cpu()}")
     print(table(["measure", "lpot", "plain quantize_static", "note"], rows))
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,7 +51,11 @@ class BackendConformance:
 
     @pytest.fixture
     def stats(self, backend, model, calib_loader) -> dict[str, Stats]:
-        return {"minmax": backend.calibrate(model, calib_loader, CalibrationSpec(algorithm="minmax", sampling_size=64))}
+        return {
+            "minmax": backend.calibrate(
+                model, calib_loader, CalibrationSpec(algorithm="minmax", sampling_size=64)
+            )
+        }
 
     @pytest.fixture
     def quantized(self, backend, model, stats):
@@ -104,7 +109,9 @@ class BackendConformance:
         spec_stats = stats["minmax"]
         again = Stats.from_dict(json.loads(json.dumps(spec_stats.to_dict())))
         assert again == spec_stats and spec_stats.samples_seen == 64
-        assert all(math.isfinite(lo) and math.isfinite(hi) and lo <= hi for lo, hi in spec_stats.ranges.values())
+        assert all(
+            math.isfinite(lo) and math.isfinite(hi) and lo <= hi for lo, hi in spec_stats.ranges.values()
+        )
         recipe = default_recipe(backend, model)
         a = backend.quantize(model, recipe, {"minmax": again})
         b = backend.quantize(model, recipe, {"minmax": again}, _ExplodingLoader())
@@ -115,7 +122,9 @@ class BackendConformance:
         file = backend.save(quantized, tmp_path)
         assert Path(file).exists()
         loaded = backend.load(file)
-        np.testing.assert_array_equal(outputs(backend, loaded, eval_loader), outputs(backend, quantized, eval_loader))
+        np.testing.assert_array_equal(
+            outputs(backend, loaded, eval_loader), outputs(backend, quantized, eval_loader)
+        )
 
     def test_inspect_returns_per_op_tensors(self, backend, model, quantized, calib_loader):
         recipe = default_recipe(backend, model)

@@ -12,7 +12,9 @@ from lpot_toy.backend import ToyBackend
 
 
 def _lpot(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "lpot.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lpot.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def _files(tmp_path):
@@ -29,8 +31,17 @@ def _files(tmp_path):
 
 def test_tune_then_report(tmp_path):
     model, conf = _files(tmp_path)
-    out = _lpot("tune", str(conf), "--model", str(model), "--data", str(tmp_path / "data.npz"), "--quiet",
-                "--output", str(tmp_path / "out"))
+    out = _lpot(
+        "tune",
+        str(conf),
+        "--model",
+        str(model),
+        "--data",
+        str(tmp_path / "data.npz"),
+        "--quiet",
+        "--output",
+        str(tmp_path / "out"),
+    )
     assert out.returncode == 0, out.stderr
     assert "status: met" in out.stdout
     assert "calibration passes: 1" in out.stdout

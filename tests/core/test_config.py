@@ -22,20 +22,26 @@ def _write(tmp_path: Path, text: str) -> str:
 def test_lpot1_examples_load_unchanged(name):
     cfg = load_config(EXAMPLES / name)
     assert cfg.source.endswith(name)
-    assert cfg.tuning.accuracy_criterion == AccuracyCriterion(kind="relative", value=0.01,
-                                                              higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better)
+    assert cfg.tuning.accuracy_criterion == AccuracyCriterion(
+        kind="relative", value=0.01, higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better
+    )
 
 
 def test_tensorflow_example_details():
     cfg = load_config(EXAMPLES / "resnet50_v1_tf.yaml")
     assert cfg.quantization.calibration.sampling_size == (50, 100)
-    assert cfg.quantization.calibration.dataloader["dataset"]["ImageRecord"]["root"] == "/path/to/calibration/dataset"
+    assert (
+        cfg.quantization.calibration.dataloader["dataset"]["ImageRecord"]["root"]
+        == "/path/to/calibration/dataset"
+    )
     assert cfg.quantization.model_wise.activation == {"algorithm": ("minmax",)}
     op = cfg.quantization.op_wise["v0/cg/affine0/xw_plus_b"]
     assert op.activation["dtype"] == ("fp32",) and op.weight["dtype"] == ("fp32",)
     assert cfg.tuning.tensorboard is True and cfg.tuning.random_seed == 9527
     assert cfg.model.inputs == ("input",) and cfg.model.backend_name == "tensorflow"
-    assert cfg.evaluation.performance.cores_per_instance == 4 and cfg.evaluation.performance.num_of_instance == 7
+    assert (
+        cfg.evaluation.performance.cores_per_instance == 4 and cfg.evaluation.performance.num_of_instance == 7
+    )
     assert cfg.evaluation.accuracy.metric.name == "topk" and cfg.evaluation.accuracy.metric.params == {"k": 1}
 
 
@@ -58,7 +64,9 @@ def test_pytorch_example_model_wise_and_direction():
 
 def test_defaults_and_dict_input():
     assert load_config(None) == Config()
-    cfg = load_config({"tuning": {"accuracy_criterion": {"absolute": 0.02}, "exit_policy": {"max_trials": 7}}})
+    cfg = load_config(
+        {"tuning": {"accuracy_criterion": {"absolute": 0.02}, "exit_policy": {"max_trials": 7}}}
+    )
     assert cfg.tuning.accuracy_criterion.kind == "absolute" and cfg.tuning.exit_policy.max_trials == 7
     assert load_config(cfg) is cfg
 
@@ -83,12 +91,17 @@ def test_unknown_key_with_suggestion(tmp_path):
     path = _write(tmp_path, "tuning:\n  acuracy_criterion: {relative: 0.01}\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: unknown key 'tuning.acuracy_criterion'; did you mean 'accuracy_criterion'?"
+    assert (
+        str(info.value)
+        == f"{path}: unknown key 'tuning.acuracy_criterion'; did you mean 'accuracy_criterion'?"
+    )
 
 
 def test_unknown_nested_key_has_the_full_path(tmp_path):
     path = _write(tmp_path, "quantization:\n  op_wise:\n    conv1:\n      activation: {dtyp: [fp32]}\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'quantization.op_wise.conv1.activation.dtyp'; did you mean 'dtype'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'quantization.op_wise.conv1.activation.dtyp'; did you mean 'dtype'"
+    ):
         load_config(path)
 
 
@@ -96,15 +109,23 @@ def test_wrong_type_names_path_value_and_expectation(tmp_path):
     path = _write(tmp_path, "tuning:\n  exit_policy:\n    max_trials: ten\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: tuning.exit_policy.max_trials: expected a positive integer, got 'ten' (str)"
+    assert (
+        str(info.value)
+        == f"{path}: tuning.exit_policy.max_trials: expected a positive integer, got 'ten' (str)"
+    )
 
 
 def test_bad_enum_value_lists_the_allowed(tmp_path):
     path = _write(tmp_path, "quantization:\n  approach: post_training_fancy_quant\n")
-    with pytest.raises(ConfigError, match=r"conf.yaml: quantization.approach: expected one of post_training_static_quant"):
+    with pytest.raises(
+        ConfigError, match=r"conf.yaml: quantization.approach: expected one of post_training_static_quant"
+    ):
         load_config(path)
     path = _write(tmp_path, "quantization:\n  model_wise:\n    weight: {granularity: per_row}\n")
-    with pytest.raises(ConfigError, match=r"quantization.model_wise.weight.granularity: expected one of per_tensor, per_channel, got 'per_row'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"quantization.model_wise.weight.granularity: expected one of per_tensor, per_channel, got 'per_row'",
+    ):
         load_config(path)
     path = _write(tmp_path, "model: {framework: caffe}\n")
     with pytest.raises(ConfigError, match=r"model.framework: expected one of .*onnxrt_qdqops.*got 'caffe'"):
@@ -119,13 +140,17 @@ def test_relative_and_absolute_together(tmp_path):
 
 def test_relative_out_of_range(tmp_path):
     path = _write(tmp_path, "tuning:\n  accuracy_criterion: {relative: 1.5}\n")
-    with pytest.raises(ConfigError, match=r"conf.yaml: tuning.accuracy_criterion.relative: expected 0 <= value < 1, got 1.5"):
+    with pytest.raises(
+        ConfigError, match=r"conf.yaml: tuning.accuracy_criterion.relative: expected 0 <= value < 1, got 1.5"
+    ):
         load_config(path)
 
 
 def test_bad_sampling_size(tmp_path):
     path = _write(tmp_path, "quantization:\n  calibration: {sampling_size: 'fifty, 100'}\n")
-    with pytest.raises(ConfigError, match="quantization.calibration.sampling_size: expected an integer or a list"):
+    with pytest.raises(
+        ConfigError, match="quantization.calibration.sampling_size: expected an integer or a list"
+    ):
         load_config(path)
 
 
@@ -151,8 +176,16 @@ def test_later_lpot_sections_are_kept_raw(tmp_path):
         ("absolute", 0.5, False, 3.0, 3.5, True),
         ("absolute", 0.5, False, 3.0, 3.6, False),
     ],
-    ids=["rel-hib-met", "rel-hib-miss", "rel-lib-met", "rel-lib-miss", "abs-hib-met", "abs-hib-miss",
-         "abs-lib-met", "abs-lib-miss"],
+    ids=[
+        "rel-hib-met",
+        "rel-hib-miss",
+        "rel-lib-met",
+        "rel-lib-miss",
+        "abs-hib-met",
+        "abs-hib-miss",
+        "abs-lib-met",
+        "abs-lib-miss",
+    ],
 )
 def test_accuracy_criterion_truth_table(kind, value, hib, baseline, accuracy, met):
     assert AccuracyCriterion(kind=kind, value=value).is_met(baseline, accuracy, hib) is met

@@ -9,8 +9,11 @@ INT8 = OpConfig(
 
 
 def test_recipe_json_round_trip_and_fingerprint():
-    recipe = Recipe(ops={OpKey("conv1", "Conv"): INT8, OpKey("fc", "Gemm"): FP32_OP}, calib_sampling_size=300,
-                    options={"format": "qdq", "reduce_range": False})
+    recipe = Recipe(
+        ops={OpKey("conv1", "Conv"): INT8, OpKey("fc", "Gemm"): FP32_OP},
+        calib_sampling_size=300,
+        options={"format": "qdq", "reduce_range": False},
+    )
     again = Recipe.from_json(recipe.to_json())
     assert again == recipe
     assert again.fingerprint() == recipe.fingerprint()

@@ -17,8 +17,9 @@ CAP = OpCapability(
 
 
 def _space(**kwargs):
-    capability = Capability(optypewise={"Conv": CAP}, opwise={op: CAP for op in OPS},
-                            options={"format": ("qdq", "qoperator")})
+    capability = Capability(
+        optypewise={"Conv": CAP}, opwise={op: CAP for op in OPS}, options={"format": ("qdq", "qoperator")}
+    )
     return build_space(capability, approach="post_training_static_quant", **kwargs)
 
 
@@ -31,7 +32,9 @@ def _drive(strategy, accuracy_of, goal=0.99, limit=100):
             break
         acc = accuracy_of(recipe)
         tried.append((strategy.label, recipe))
-        strategy.observe(Trial(index=index, recipe=recipe, label=strategy.label, accuracy=acc, met=acc >= goal))
+        strategy.observe(
+            Trial(index=index, recipe=recipe, label=strategy.label, accuracy=acc, met=acc >= goal)
+        )
         if acc >= goal:
             break
     return tried
@@ -68,7 +71,13 @@ def test_fallback_ranks_ops_by_sensitivity_and_accumulates():
     strategy.setup(_space(), [])
     tried = _drive(strategy, accuracy)
     labels = [label for label, _ in tried]
-    assert labels[:5] == ["model-wise default", "fallback op0", "fallback op1", "fallback op2", "fallback op3"]
+    assert labels[:5] == [
+        "model-wise default",
+        "fallback op0",
+        "fallback op1",
+        "fallback op2",
+        "fallback op3",
+    ]
     last = tried[-1][1]
     assert labels[-1] == "accumulated fallback 2/4 (op0)"
     assert sorted(op.name for op in last.fp32_ops()) == ["op0", "op2"]
@@ -87,7 +96,9 @@ def test_lower_is_better_accuracy_is_oriented():
             break
         err = error(recipe)
         tried.append(recipe)
-        strategy.observe(Trial(index=index, recipe=recipe, label=strategy.label, accuracy=err, met=err <= 0.01))
+        strategy.observe(
+            Trial(index=index, recipe=recipe, label=strategy.label, accuracy=err, met=err <= 0.01)
+        )
         if err <= 0.01:
             break
     assert [op.name for op in tried[-1].fp32_ops()] == ["op1"]
@@ -110,7 +121,9 @@ def test_observe_is_required_between_proposals():
 
 
 def test_user_rules_narrow_the_space():
-    space = _space(model_wise={"activation": {"algorithm": ["kl"]}}, op_wise={"op3": {"activation": {"dtype": ["fp32"]}}})
+    space = _space(
+        model_wise={"activation": {"algorithm": ["kl"]}}, op_wise={"op3": {"activation": {"dtype": ["fp32"]}}}
+    )
     default = space.default_recipe()
     assert default.op(OPS[0]).activation.algorithm == "kl"
     assert not default.op(OPS[3]).is_quantized

@@ -17,7 +17,9 @@ from lpot_toy.model import QuantizedMLP
 def test_eval_func_usage_meets_goal_on_first_trial(tmp_path, toy_model, toy_loaders):
     calib, _ = toy_loaders
     evaluate = toy_job.PenalizingEval()
-    result = lpot.tune(toy_model, q_dataloader=calib, eval_func=evaluate, config=toy_job.config(tmp_path), progress=False)
+    result = lpot.tune(
+        toy_model, q_dataloader=calib, eval_func=evaluate, config=toy_job.config(tmp_path), progress=False
+    )
     assert result.status == "met"
     assert isinstance(result.model, QuantizedMLP)
     assert result.model.int8_layers == list(toy_job.LAYERS)
@@ -32,7 +34,9 @@ def test_eval_func_usage_meets_goal_on_first_trial(tmp_path, toy_model, toy_load
 def test_fallback_finds_the_sensitive_ops_and_calibrates_once(tmp_path, toy_model, toy_loaders):
     calib, _ = toy_loaders
     evaluate = toy_job.PenalizingEval(("fc2", "fc3"))
-    result = lpot.tune(toy_model, q_dataloader=calib, eval_func=evaluate, config=toy_job.config(tmp_path), progress=False)
+    result = lpot.tune(
+        toy_model, q_dataloader=calib, eval_func=evaluate, config=toy_job.config(tmp_path), progress=False
+    )
     assert result.status == "met"
     assert sorted(op.name for op in result.recipe.fp32_ops()) == ["fc2", "fc3"]
     assert result.model.int8_layers == ["fc1", "fc4"]
@@ -64,7 +68,9 @@ def test_lower_is_better_metric_from_a_plugin(tmp_path, toy_model, toy_loaders):
     evals = lpot.ArrayLoader(x, onehot, batch_size=100)
     cfg = toy_job.config(tmp_path, accuracy_criterion={"absolute": 0.05})
     cfg["evaluation"] = {"accuracy": {"metric": {"mae": {}}}}
-    result = lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_dataloader=evals, config=cfg, progress=False)
+    result = lpot.tune(
+        toy_model, q_dataloader=toy_loaders[0], eval_dataloader=evals, config=cfg, progress=False
+    )
     assert result.higher_is_better is False
     assert result.goal == pytest.approx(result.baseline_accuracy + 0.05)
     assert result.status == "met" and result.accuracy <= result.goal
@@ -74,7 +80,9 @@ def test_unreachable_goal_returns_best_found_with_status(tmp_path, toy_model, to
     cfg = toy_job.config(tmp_path, accuracy_criterion={"absolute": 0.0})
     evaluate = toy_job.PenalizingEval(("fc1", "fc2", "fc3", "fc4"), penalty=0.001)
     evaluate_strict = lambda m: evaluate(m) - (0.5 if isinstance(m, QuantizedMLP) else 0.0)  # noqa: E731
-    result = lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_func=evaluate_strict, config=cfg, progress=False)
+    result = lpot.tune(
+        toy_model, q_dataloader=toy_loaders[0], eval_func=evaluate_strict, config=cfg, progress=False
+    )
     assert result.status == "exhausted"
     assert result.model is not None and result.recipe is not None
     assert any("not met" in w for w in result.warnings)
@@ -100,8 +108,9 @@ def test_third_party_strategy_by_name(tmp_path, toy_model, toy_loaders):
 def test_op_wise_rule_pins_an_op_to_fp32(tmp_path, toy_model, toy_loaders):
     cfg = toy_job.config(tmp_path)
     cfg["quantization"]["op_wise"] = {"fc1": {"activation": {"dtype": ["fp32"]}}}
-    result = lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_func=toy_job.PenalizingEval(), config=cfg,
-                       progress=False)
+    result = lpot.tune(
+        toy_model, q_dataloader=toy_loaders[0], eval_func=toy_job.PenalizingEval(), config=cfg, progress=False
+    )
     assert result.model.int8_layers == ["fc2", "fc3", "fc4"]
 
 
@@ -114,13 +123,17 @@ def test_op_wise_rule_for_a_missing_op_is_a_config_error(tmp_path, toy_model, to
 
 def test_empty_dataloader_is_a_data_error(tmp_path, toy_model):
     with pytest.raises(DataError, match="q_dataloader is empty"):
-        lpot.tune(toy_model, q_dataloader=[], eval_func=toy_job.PenalizingEval(), config=toy_job.config(tmp_path))
+        lpot.tune(
+            toy_model, q_dataloader=[], eval_func=toy_job.PenalizingEval(), config=toy_job.config(tmp_path)
+        )
 
 
 def test_one_shot_generator_is_a_data_error(tmp_path, toy_model, toy_loaders):
     gen = (b for b in toy_loaders[0])
     with pytest.raises(DataError, match="one-shot iterator"):
-        lpot.tune(toy_model, q_dataloader=gen, eval_func=toy_job.PenalizingEval(), config=toy_job.config(tmp_path))
+        lpot.tune(
+            toy_model, q_dataloader=gen, eval_func=toy_job.PenalizingEval(), config=toy_job.config(tmp_path)
+        )
 
 
 def test_eval_func_raising_is_an_evaluation_error(tmp_path, toy_model, toy_loaders):
@@ -134,7 +147,9 @@ def test_eval_func_raising_is_an_evaluation_error(tmp_path, toy_model, toy_loade
 @pytest.mark.parametrize("value", [math.nan, "0.9", None], ids=["nan", "string", "none"])
 def test_eval_func_returning_non_number_is_an_evaluation_error(tmp_path, toy_model, toy_loaders, value):
     with pytest.raises(EvaluationError, match="eval_func"):
-        lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_func=lambda m: value, config=toy_job.config(tmp_path))
+        lpot.tune(
+            toy_model, q_dataloader=toy_loaders[0], eval_func=lambda m: value, config=toy_job.config(tmp_path)
+        )
 
 
 def test_nothing_to_evaluate_with_is_a_config_error(tmp_path, toy_model, toy_loaders):
@@ -143,8 +158,13 @@ def test_nothing_to_evaluate_with_is_a_config_error(tmp_path, toy_model, toy_loa
 
 
 def test_result_save_round_trip(tmp_path, toy_model, toy_loaders):
-    result = lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_func=toy_job.PenalizingEval(),
-                       config=toy_job.config(tmp_path / "ws"), progress=False)
+    result = lpot.tune(
+        toy_model,
+        q_dataloader=toy_loaders[0],
+        eval_func=toy_job.PenalizingEval(),
+        config=toy_job.config(tmp_path / "ws"),
+        progress=False,
+    )
     file = result.save(tmp_path / "out")
     loaded = ToyBackend().load(file)
     x, _ = toy_job.make_data(2, n=10)

@@ -56,8 +56,13 @@ class PenalizingEval:
     those, and only those, need to stay FP32. ``calls`` counts evaluations.
     """
 
-    def __init__(self, sensitive: tuple[str, ...] = (), penalty: float = 0.2, sleep: float = 0.0,
-                 calls_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        sensitive: tuple[str, ...] = (),
+        penalty: float = 0.2,
+        sleep: float = 0.0,
+        calls_file: Path | None = None,
+    ) -> None:
         self.sensitive = sensitive
         self.penalty = penalty
         self.sleep = sleep
@@ -104,9 +109,17 @@ def main() -> None:
     parser.add_argument("--calls")
     args = parser.parse_args()
     calib, _ = loaders()
-    evaluate = PenalizingEval(("fc2", "fc3"), sleep=args.sleep, calls_file=Path(args.calls) if args.calls else None)
-    result = tune(make_model(), q_dataloader=calib, eval_func=evaluate, config=config(Path(args.workspace)),
-                  resume=args.resume, progress=False)
+    evaluate = PenalizingEval(
+        ("fc2", "fc3"), sleep=args.sleep, calls_file=Path(args.calls) if args.calls else None
+    )
+    result = tune(
+        make_model(),
+        q_dataloader=calib,
+        eval_func=evaluate,
+        config=config(Path(args.workspace)),
+        resume=args.resume,
+        progress=False,
+    )
     print(json.dumps({"status": result.status, "trials": len(result.trials), "calls": evaluate.calls}))
 
 

@@ -46,8 +46,10 @@ def test_dynamic_quantization_through_tune(tmp_path):
     def agreement(m):
         return float((backend.predict(m, x).argmax(1) == fp32.argmax(1)).mean())
 
-    cfg = {"model": {"framework": "onnxrt_integerops"}, "tuning": {"accuracy_criterion": {"relative": 0.05},
-                                                                   "workspace": {"path": str(tmp_path)}}}
+    cfg = {
+        "model": {"framework": "onnxrt_integerops"},
+        "tuning": {"accuracy_criterion": {"relative": 0.05}, "workspace": {"path": str(tmp_path)}},
+    }
     result = lpot.tune(model, eval_func=agreement, config=cfg, progress=False)
     ops = {n.op_type for n in result.model.graph.node}
     assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops
@@ -67,10 +69,14 @@ def test_per_tensor_and_per_channel_weight_scales(digits_data):
     backend = OnnxRuntimeBackend()
     model = backend.load_model(digits_data[0])
     x = digits_data[1][0][:32]
-    stats = {"minmax": backend.calibrate(model, lpot.ArrayLoader(x, None, 16), CalibrationSpec(sampling_size=32))}
+    stats = {
+        "minmax": backend.calibrate(model, lpot.ArrayLoader(x, None, 16), CalibrationSpec(sampling_size=32))
+    }
     space = build_space(backend.capability(model), approach="post_training_static_quant")
     per_channel = backend.quantize(model, space.default_recipe(), stats)
-    per_tensor = backend.quantize(model, space.model_wise(space.default_recipe(), "weight", "granularity", "per_tensor"), stats)
+    per_tensor = backend.quantize(
+        model, space.model_wise(space.default_recipe(), "weight", "granularity", "per_tensor"), stats
+    )
     assert any(s.size > 1 for s in _scales(per_channel))
     assert _scales(per_tensor) and all(s.size == 1 for s in _scales(per_tensor))
 

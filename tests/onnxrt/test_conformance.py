@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import onnx
 import pytest
-from conformance.suite import BackendConformance, LowPrecisionProbe
 from onnx import numpy_helper
 
 import lpot
+from conformance.suite import BackendConformance, LowPrecisionProbe
 from lpot_onnxrt.backend import OnnxRuntimeBackend
 
 INT8_NODES = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger"}
@@ -25,9 +25,14 @@ def int8_ops(model: onnx.ModelProto) -> set[str]:
             found.add(node.name.removesuffix("_quant"))
         elif node.op_type in COMPUTE and len(node.input) > 1:
             act, weight = producers.get(node.input[0]), producers.get(node.input[1])
-            if act is not None and act.op_type == "DequantizeLinear" and weight is not None \
-                    and weight.op_type == "DequantizeLinear" and inits.get(weight.input[0]) is not None \
-                    and inits[weight.input[0]].data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
+            if (
+                act is not None
+                and act.op_type == "DequantizeLinear"
+                and weight is not None
+                and weight.op_type == "DequantizeLinear"
+                and inits.get(weight.input[0]) is not None
+                and inits[weight.input[0]].data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+            ):
                 found.add(node.name)
     return found
 

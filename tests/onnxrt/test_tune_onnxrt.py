@@ -48,8 +48,13 @@ def test_eval_func_usage(tmp_path, digits):
         calls.append(1)
         return _accuracy(m, x_val, y_val)
 
-    result = lpot.tune(model, q_dataloader=calib, eval_func=eval_func,
-                       config={"tuning": {"workspace": {"path": str(tmp_path)}}}, progress=False)
+    result = lpot.tune(
+        model,
+        q_dataloader=calib,
+        eval_func=eval_func,
+        config={"tuning": {"workspace": {"path": str(tmp_path)}}},
+        progress=False,
+    )
     assert result.status == "met"
     assert isinstance(result.model, onnx.ModelProto)
     assert _int8_consumers(result.model), "no op computes in INT8"
@@ -81,8 +86,13 @@ def test_metric_usage_with_yaml_and_model_path(tmp_path, digits):
 
 def test_forced_fallback_calibrates_once_across_trials(tmp_path, digits):
     model, calib, _, (x_val, y_val) = digits
-    first = lpot.tune(model, q_dataloader=calib, eval_func=lambda m: _accuracy(m, x_val, y_val),
-                      config={"tuning": {"workspace": {"path": str(tmp_path / "probe")}}}, progress=False)
+    first = lpot.tune(
+        model,
+        q_dataloader=calib,
+        eval_func=lambda m: _accuracy(m, x_val, y_val),
+        config={"tuning": {"workspace": {"path": str(tmp_path / "probe")}}},
+        progress=False,
+    )
     sensitive = sorted(_int8_consumers(first.model))[:1]
     assert sensitive
 
@@ -91,11 +101,20 @@ def test_forced_fallback_calibrates_once_across_trials(tmp_path, digits):
         penalty = 0.5 if set(sensitive) & _int8_consumers(m) else 0.0
         return _accuracy(m, x_val, y_val) - penalty
 
-    result = lpot.tune(model, q_dataloader=calib, eval_func=picky,
-                       config={"tuning": {"workspace": {"path": str(tmp_path / "ws")}}}, progress=False)
+    result = lpot.tune(
+        model,
+        q_dataloader=calib,
+        eval_func=picky,
+        config={"tuning": {"workspace": {"path": str(tmp_path / "ws")}}},
+        progress=False,
+    )
     assert result.status == "met"
     assert len(result.trials) > 3
-    specs = {(alg, t.recipe.calib_sampling_size) for t in result.trials for alg in t.recipe.calibration_algorithms()}
+    specs = {
+        (alg, t.recipe.calib_sampling_size)
+        for t in result.trials
+        for alg in t.recipe.calibration_algorithms()
+    }
     assert result.calibration_passes == len(specs) < len(result.trials)  # once per spec, never per trial
     assert sensitive[0] not in _int8_consumers(result.model)
     assert _int8_consumers(result.model), "other ops must stay INT8"
@@ -105,8 +124,12 @@ def test_forced_fallback_calibrates_once_across_trials(tmp_path, digits):
 def test_missing_model_file(tmp_path, digits):
     _, calib, _, _ = digits
     with pytest.raises(ModelError, match="nope.onnx"):
-        lpot.tune(str(tmp_path / "nope.onnx"), q_dataloader=calib, eval_func=lambda m: 1.0,
-                  config={"tuning": {"workspace": {"path": str(tmp_path)}}})
+        lpot.tune(
+            str(tmp_path / "nope.onnx"),
+            q_dataloader=calib,
+            eval_func=lambda m: 1.0,
+            config={"tuning": {"workspace": {"path": str(tmp_path)}}},
+        )
 
 
 def test_non_onnx_file(tmp_path, digits):
@@ -114,13 +137,21 @@ def test_non_onnx_file(tmp_path, digits):
     fake = tmp_path / "model.onnx"
     fake.write_text("this is not a protobuf")
     with pytest.raises(ModelError, match="model.onnx"):
-        lpot.tune(str(fake), q_dataloader=calib, eval_func=lambda m: 1.0,
-                  config={"tuning": {"workspace": {"path": str(tmp_path)}}})
+        lpot.tune(
+            str(fake),
+            q_dataloader=calib,
+            eval_func=lambda m: 1.0,
+            config={"tuning": {"workspace": {"path": str(tmp_path)}}},
+        )
     other = tmp_path / "weights.bin"
     other.write_bytes(b"\x00\x01")
     with pytest.raises(BackendNotFoundError, match="weights.bin.*pip install"):
-        lpot.tune(str(other), q_dataloader=calib, eval_func=lambda m: 1.0,
-                  config={"tuning": {"workspace": {"path": str(tmp_path)}}})
+        lpot.tune(
+            str(other),
+            q_dataloader=calib,
+            eval_func=lambda m: 1.0,
+            config={"tuning": {"workspace": {"path": str(tmp_path)}}},
+        )
 
 
 def test_unreachable_goal_ends_cleanly_with_best_found(tmp_path, digits):
@@ -129,8 +160,13 @@ def test_unreachable_goal_ends_cleanly_with_best_found(tmp_path, digits):
     def never(m):
         return _accuracy(m, x_val, y_val) - (0.5 if _int8_consumers(m) else 0.0)
 
-    cfg = {"tuning": {"accuracy_criterion": {"absolute": 0.0}, "exit_policy": {"max_trials": 4},
-                      "workspace": {"path": str(tmp_path)}}}
+    cfg = {
+        "tuning": {
+            "accuracy_criterion": {"absolute": 0.0},
+            "exit_policy": {"max_trials": 4},
+            "workspace": {"path": str(tmp_path)},
+        }
+    }
     result = lpot.tune(model, q_dataloader=calib, eval_func=never, config=cfg, progress=False)
     assert result.status == "budget_spent"
     assert result.model is not None and len(result.trials) == 4

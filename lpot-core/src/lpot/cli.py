@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     # SUPPRESS: the flags may come before or after the subcommand without one resetting the other
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    p = argparse.ArgumentParser(prog="lpot", description="Accuracy-driven low-precision tuning.", parents=[common])
+    p = argparse.ArgumentParser(
+        prog="lpot", description="Accuracy-driven low-precision tuning.", parents=[common]
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("tune", parents=[common], help="tune a model to meet the accuracy goal of a config")
@@ -53,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--name", help="which demo (default: the first installed)")
     d.add_argument("--workspace", default="lpot_demo_workspace")
 
-    sub.add_parser("plugins", parents=[common], help="list installed backends, strategies, metrics, objectives")
+    sub.add_parser(
+        "plugins", parents=[common], help="list installed backends, strategies, metrics, objectives"
+    )
     return p
 
 
@@ -90,7 +94,9 @@ def _npz(path: str | None, batch_size: int) -> Any:
     try:
         with np.load(file, allow_pickle=False) as data:  # never unpickle a user's file
             if "x" not in data:
-                raise DataError(f"{path}: expected an array named 'x' (and optionally 'y'), found {list(data)}")
+                raise DataError(
+                    f"{path}: expected an array named 'x' (and optionally 'y'), found {list(data)}"
+                )
             x, y = data["x"], (data["y"] if "y" in data else None)
     except (ValueError, OSError) as exc:
         raise DataError(f"{path}: not a readable .npz of plain arrays ({exc})") from exc
@@ -107,8 +113,14 @@ def _tune(args: argparse.Namespace) -> int:
         cfg = replace(cfg, tuning=replace(cfg.tuning, workspace=workspace))
     calib = _npz(args.calib_data or args.data, args.batch_size)
     evals = _npz(args.eval_data or args.data, args.batch_size)
-    result = tune(args.model, q_dataloader=calib, eval_dataloader=evals, config=cfg, resume=args.resume,
-                  progress=not args.quiet)
+    result = tune(
+        args.model,
+        q_dataloader=calib,
+        eval_dataloader=evals,
+        config=cfg,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
     print(result)
     if args.output:
         print(f"saved: {result.save(args.output)}")
@@ -122,7 +134,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     perf = cfg.evaluation.performance
-    backend = plugins.backend_by_name(cfg.model.backend_name) if cfg.model.backend_name else plugins.backend_for(args.model)
+    backend = (
+        plugins.backend_by_name(cfg.model.backend_name)
+        if cfg.model.backend_name
+        else plugins.backend_for(args.model)
+    )
     model = backend.load_model(args.model)
     loader = _npz(args.data, args.batch_size)
     result = backend.benchmark(
@@ -133,9 +149,21 @@ def _benchmark(args: argparse.Namespace) -> int:
         warmup=perf.warmup if perf else 5,
         iterations=args.iterations or (perf.iteration if perf else 50),
     )
-    print(table(["instances", "cores/inst", "batch", "latency ms", "p90 ms", "throughput/s"],
-                [[result.num_instances, result.cores_per_instance, result.batch_size, result.latency_ms,
-                  result.latency_p90_ms, result.throughput]]))
+    print(
+        table(
+            ["instances", "cores/inst", "batch", "latency ms", "p90 ms", "throughput/s"],
+            [
+                [
+                    result.num_instances,
+                    result.cores_per_instance,
+                    result.batch_size,
+                    result.latency_ms,
+                    result.latency_p90_ms,
+                    result.throughput,
+                ]
+            ],
+        )
+    )
     return 0
 
 

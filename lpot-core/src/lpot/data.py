@@ -44,9 +44,7 @@ class ArrayLoader:
             stop = min(start + self.batch_size, n)
             if stop - start < self.batch_size and self.last_batch == "drop":
                 return
-            yield _slice(self.inputs, start, stop), (
-                None if self.labels is None else self.labels[start:stop]
-            )
+            yield _slice(self.inputs, start, stop), (None if self.labels is None else self.labels[start:stop])
 
 
 def _num_samples(inputs: Any) -> int:
@@ -111,7 +109,9 @@ def check_reiterable(loader: Any, what: str) -> None:
     if loader is None:
         return
     if not isinstance(loader, Iterable):
-        raise DataError(f"{what} must be an iterable of (inputs, labels) batches, got {type(loader).__name__}")
+        raise DataError(
+            f"{what} must be an iterable of (inputs, labels) batches, got {type(loader).__name__}"
+        )
     if iter(loader) is loader:
         raise DataError(
             f"{what} is a one-shot iterator ({type(loader).__name__}); tuning reads the data several "

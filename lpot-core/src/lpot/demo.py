@@ -24,7 +24,9 @@ class DemoSpec:
     bench_dataloader: Iterable[Any] | None = None
 
 
-def run_demo(name: str | None = None, *, workspace: str = "lpot_demo_workspace", progress: bool = True) -> str:
+def run_demo(
+    name: str | None = None, *, workspace: str = "lpot_demo_workspace", progress: bool = True
+) -> str:
     """Build the demo, tune it, and return a report comparing FP32 with the tuned model."""
     import time
 
@@ -35,14 +37,21 @@ def run_demo(name: str | None = None, *, workspace: str = "lpot_demo_workspace",
 
     demos = plugins.available("lpot.demos")
     if not demos:
-        raise PluginError("no demo is installed; install a backend that ships one: pip install lpot-onnxrt[demo]")
+        raise PluginError(
+            "no demo is installed; install a backend that ships one: pip install lpot-onnxrt[demo]"
+        )
     chosen = name or sorted(demos)[0]
     t0 = time.monotonic()
     spec: DemoSpec = plugins.load("lpot.demos", chosen)()
     built_s = time.monotonic() - t0
     config = {**spec.config, "tuning": {**spec.config.get("tuning", {}), "workspace": {"path": workspace}}}
-    result = tune(spec.model, q_dataloader=spec.q_dataloader, eval_dataloader=spec.eval_dataloader,
-                  config=config, progress=progress)
+    result = tune(
+        spec.model,
+        q_dataloader=spec.q_dataloader,
+        eval_dataloader=spec.eval_dataloader,
+        config=config,
+        progress=progress,
+    )
     backend = result._backend
     fp32 = backend.load_model(spec.model)
     rows = []
@@ -53,7 +62,9 @@ def run_demo(name: str | None = None, *, workspace: str = "lpot_demo_workspace",
         rows.append([f"latency {label} (ms)", a.latency_ms, b.latency_ms, a.latency_ms / b.latency_ms])
     size_a, size_b = backend.model_size(fp32), backend.model_size(result.model)
     rows.append(["size (bytes)", size_a, size_b, size_a / size_b])
-    rows.append(["accuracy", result.baseline_accuracy, result.accuracy, result.accuracy / result.baseline_accuracy])
+    rows.append(
+        ["accuracy", result.baseline_accuracy, result.accuracy, result.accuracy / result.baseline_accuracy]
+    )
     lines = [
         f"demo {spec.name}: {spec.description} (built in {built_s:.1f}s)",
         "",

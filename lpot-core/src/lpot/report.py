@@ -47,9 +47,21 @@ def trials_table(trials: Sequence[Trial], best: int | None = None, objective_nam
     for t in trials:
         s = t.summary()
         mark = "*" if best is not None and t.index == best else ""
-        rows.append([f"{t.index}{mark}", t.label, t.accuracy, t.met, t.objective, s["int8_ops"], s["fp32_ops"],
-                     t.status if not t.error else f"{t.status}: {t.error[:60]}"])
-    return table(["trial", "stage", "accuracy", "met", objective_name, "int8 ops", "fp32 ops", "status"], rows)
+        rows.append(
+            [
+                f"{t.index}{mark}",
+                t.label,
+                t.accuracy,
+                t.met,
+                t.objective,
+                s["int8_ops"],
+                s["fp32_ops"],
+                t.status if not t.error else f"{t.status}: {t.error[:60]}",
+            ]
+        )
+    return table(
+        ["trial", "stage", "accuracy", "met", objective_name, "int8 ops", "fp32 ops", "status"], rows
+    )
 
 
 def result_summary(result: TuningResult) -> str:

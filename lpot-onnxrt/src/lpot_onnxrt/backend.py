@@ -56,7 +56,9 @@ class OnnxRuntimeBackend:
 
         return calibrate(model, dataloader, spec)
 
-    def quantize(self, model: Any, recipe: Recipe, stats: Mapping[str, Stats], dataloader: DataLoader | None = None) -> Any:
+    def quantize(
+        self, model: Any, recipe: Recipe, stats: Mapping[str, Stats], dataloader: DataLoader | None = None
+    ) -> Any:
         from lpot_onnxrt.quantizer import quantize_dynamic, quantize_static
 
         if recipe.approach == DYNAMIC:
@@ -104,8 +106,14 @@ class OnnxRuntimeBackend:
     ) -> BenchmarkResult:
         from lpot_onnxrt.benchmarking import benchmark
 
-        return benchmark(model, dataloader, cores_per_instance=cores_per_instance, num_instances=num_instances,
-                         warmup=warmup, iterations=iterations)
+        return benchmark(
+            model,
+            dataloader,
+            cores_per_instance=cores_per_instance,
+            num_instances=num_instances,
+            warmup=warmup,
+            iterations=iterations,
+        )
 
     # artifacts ----------------------------------------------------------------------------
     def model_size(self, model: Any) -> int:

@@ -23,7 +23,9 @@ from lpot.errors import DataError
 from lpot_onnxrt.sessions import feeds, make_session
 
 
-def _timings(model_bytes: bytes, batches: list[Any], threads: int | None, warmup: int, iterations: int) -> list[float]:
+def _timings(
+    model_bytes: bytes, batches: list[Any], threads: int | None, warmup: int, iterations: int
+) -> list[float]:
     session = make_session(model_bytes, threads)
     prepared = [feeds(session, b) for b in batches]
     cycle = itertools.cycle(prepared)
@@ -61,7 +63,11 @@ def benchmark(
         raise DataError("the benchmark dataloader yielded no batch")
     batch = batch_size_of(batches[0])
     batches = [b for b in batches if batch_size_of(b) == batch]  # a short last batch would skew latency
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores = (
+        sorted(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else list(range(os.cpu_count() or 1))
+    )
     num_instances = max(1, num_instances)
     per = cores_per_instance or max(1, len(cores) // num_instances)
     data = model.SerializeToString()
@@ -73,7 +79,9 @@ def benchmark(
         with ctx.Manager() as manager:
             barrier = manager.Barrier(num_instances)
             with ctx.Pool(num_instances) as pool:
-                per_instance = pool.map(_instance, [(data, batches, g, warmup, iterations, barrier) for g in groups])
+                per_instance = pool.map(
+                    _instance, [(data, batches, g, warmup, iterations, barrier) for g in groups]
+                )
     means = [statistics.median(t) for t in per_instance]  # robust to scheduler hiccups
     every = [t for ts in per_instance for t in ts]
     return BenchmarkResult(

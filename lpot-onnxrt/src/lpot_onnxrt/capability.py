@@ -41,7 +41,9 @@ def op_capabilities(cpu: CpuFeatures) -> tuple[OpCapability, OpCapability]:
         scheme=("asym", "sym"),
         algorithm=("minmax", "kl", "percentile"),
     )
-    weight = TensorChoices(dtype=("int8", "fp32"), scheme=("sym", "asym"), granularity=("per_channel", "per_tensor"))
+    weight = TensorChoices(
+        dtype=("int8", "fp32"), scheme=("sym", "asym"), granularity=("per_channel", "per_tensor")
+    )
     return OpCapability(activation=activation, weight=weight), OpCapability(activation=activation)
 
 
@@ -69,7 +71,10 @@ def build_capability(model: onnx.ModelProto, cpu: CpuFeatures | None = None) -> 
         optypewise=optypewise,
         opwise=opwise,
         approaches=(STATIC_APPROACH,),
-        options={"format": ("qdq", "qoperator"), "reduce_range": (False, True) if cpu.vnni else (True, False)},
+        options={
+            "format": ("qdq", "qoperator"),
+            "reduce_range": (False, True) if cpu.vnni else (True, False),
+        },
     )
 
 

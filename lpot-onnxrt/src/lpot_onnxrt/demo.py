@@ -55,7 +55,9 @@ def _filters(x: np.ndarray, channels: int, rng: np.random.Generator) -> tuple[np
     patches = patches[np.abs(patches).sum(1) > 1e-3]
     centered = patches - patches.mean(1, keepdims=True)
     norm = centered / (np.linalg.norm(centered, axis=1, keepdims=True) + 1e-3)
-    km = MiniBatchKMeans(n_clusters=channels, random_state=int(rng.integers(1 << 30)), n_init=3, batch_size=2048)
+    km = MiniBatchKMeans(
+        n_clusters=channels, random_state=int(rng.integers(1 << 30)), n_init=3, batch_size=2048
+    )
     km.fit(norm)
     weights = km.cluster_centers_ / (np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True) + 1e-6)
     responses = patches @ weights.T
@@ -77,17 +79,34 @@ class _Builder:
         w, b = f"conv{index}.weight", f"conv{index}.bias"
         self.inits += [numpy_helper.from_array(weight, w), numpy_helper.from_array(bias, b)]
         self.nodes += [
-            helper.make_node("Conv", [self.last, w, b], [f"conv{index}"], name=f"conv{index}", pads=[1, 1, 1, 1],
-                             kernel_shape=[3, 3]),
+            helper.make_node(
+                "Conv",
+                [self.last, w, b],
+                [f"conv{index}"],
+                name=f"conv{index}",
+                pads=[1, 1, 1, 1],
+                kernel_shape=[3, 3],
+            ),
             helper.make_node("Relu", [f"conv{index}"], [f"relu{index}"], name=f"relu{index}"),
-            helper.make_node("MaxPool", [f"relu{index}"], [f"pool{index}"], name=f"pool{index}", kernel_shape=[2, 2],
-                             strides=[2, 2]),
+            helper.make_node(
+                "MaxPool",
+                [f"relu{index}"],
+                [f"pool{index}"],
+                name=f"pool{index}",
+                kernel_shape=[2, 2],
+                strides=[2, 2],
+            ),
         ]
         self.last = f"pool{index}"
         self.shape = [weight.shape[0], self.shape[1] // 2, self.shape[2] // 2]
 
-    def model(self, output: str, shape: list[Any], nodes: list[onnx.NodeProto] | None = None,
-              inits: list[onnx.TensorProto] | None = None) -> onnx.ModelProto:
+    def model(
+        self,
+        output: str,
+        shape: list[Any],
+        nodes: list[onnx.NodeProto] | None = None,
+        inits: list[onnx.TensorProto] | None = None,
+    ) -> onnx.ModelProto:
         graph = helper.make_graph(
             self.nodes + (nodes or []),
             "digits_cnn",
@@ -95,7 +114,9 @@ class _Builder:
             [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", *shape])],
             self.inits + (inits or []),
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="lpot-demo")
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="lpot-demo"
+        )
         model.ir_version = 8
         onnx.checker.check_model(model)
         return model
@@ -105,7 +126,9 @@ class _Builder:
         return np.concatenate([session.run(None, {INPUT: x[i : i + 256]})[0] for i in range(0, len(x), 256)])
 
 
-def build_digits_model(seed: int = 0) -> tuple[onnx.ModelProto, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def build_digits_model(
+    seed: int = 0,
+) -> tuple[onnx.ModelProto, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """The demo conv net and its data ``(x_train, y_train, x_val, y_val)`` (float32 NCHW, int64)."""
     from sklearn.linear_model import LogisticRegression
 

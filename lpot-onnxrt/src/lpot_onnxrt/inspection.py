@@ -21,12 +21,19 @@ from lpot.data import split_batch
 from lpot.recipe import OpKey
 from lpot_onnxrt.sessions import feeds, make_session
 
-
 # Where the output scale and zero point sit among a QOperator node's inputs (ONNX / ORT contrib specs).
-_Y_QPARAMS = {"QLinearConv": (6, 7), "QLinearMatMul": (6, 7), "QGemm": (7, 8), "QLinearAdd": (6, 7), "QLinearMul": (6, 7)}
+_Y_QPARAMS = {
+    "QLinearConv": (6, 7),
+    "QLinearMatMul": (6, 7),
+    "QGemm": (7, 8),
+    "QLinearAdd": (6, 7),
+    "QLinearMul": (6, 7),
+}
 
 
-def _float_outputs(model: onnx.ModelProto, ops: Iterable[OpKey]) -> dict[str, tuple[str, tuple[str, str] | None]]:
+def _float_outputs(
+    model: onnx.ModelProto, ops: Iterable[OpKey]
+) -> dict[str, tuple[str, tuple[str, str] | None]]:
     """op name -> (tensor to read, (scale, zero point) to dequantize it with, or None)."""
     nodes = {n.name: n for n in model.graph.node}
     consumers: dict[str, list[onnx.NodeProto]] = {}

@@ -84,18 +84,35 @@ def quantize_static(model: onnx.ModelProto, recipe: Recipe, stats: Mapping[str, 
     types = sorted(set(QDQRegistry) | set(QLinearOpsRegistry))
     try:
         if fmt == "qoperator":
-            quantizer = ONNXQuantizer(inferred, s["per_channel"], reduce_range, QuantizationMode.QLinearOps, True,
-                                      weight, act, ranges, include, exclude, types, extra)
+            quantizer = ONNXQuantizer(
+                inferred,
+                s["per_channel"],
+                reduce_range,
+                QuantizationMode.QLinearOps,
+                True,
+                weight,
+                act,
+                ranges,
+                include,
+                exclude,
+                types,
+                extra,
+            )
         elif fmt == "qdq":
-            quantizer = QDQQuantizer(inferred, s["per_channel"], reduce_range, weight, act, ranges, include, exclude,
-                                     types, extra)
+            quantizer = QDQQuantizer(
+                inferred, s["per_channel"], reduce_range, weight, act, ranges, include, exclude, types, extra
+            )
         else:
-            raise QuantizationError(f"unknown ONNX quantization format {fmt!r}; expected 'qdq' or 'qoperator'")
+            raise QuantizationError(
+                f"unknown ONNX quantization format {fmt!r}; expected 'qdq' or 'qoperator'"
+            )
         quantizer.quantize_model()
     except QuantizationError:
         raise
     except Exception as exc:
-        raise QuantizationError(f"ONNX Runtime could not quantize with {s} ({fmt}): {type(exc).__name__}: {exc}") from exc
+        raise QuantizationError(
+            f"ONNX Runtime could not quantize with {s} ({fmt}): {type(exc).__name__}: {exc}"
+        ) from exc
     return quantizer.model.model
 
 
@@ -120,5 +137,7 @@ def quantize_dynamic(model: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
                 nodes_to_exclude=[n.name for n in model.graph.node if n.name not in include],
             )
         except Exception as exc:
-            raise QuantizationError(f"ONNX Runtime dynamic quantization failed: {type(exc).__name__}: {exc}") from exc
+            raise QuantizationError(
+                f"ONNX Runtime dynamic quantization failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return onnx.load_model(str(out))

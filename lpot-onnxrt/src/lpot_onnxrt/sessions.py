@@ -48,7 +48,9 @@ def feeds(session: ort.InferenceSession, inputs: Any) -> dict[str, np.ndarray]:
         items = list(zip(specs, inputs))
     else:
         if len(specs) != 1:
-            raise DataError(f"the model has {len(specs)} inputs {[s.name for s in specs]}: yield a dict of arrays")
+            raise DataError(
+                f"the model has {len(specs)} inputs {[s.name for s in specs]}: yield a dict of arrays"
+            )
         items = [(specs[0], inputs)]
     out = {}
     for spec, value in items:

@@ -161,21 +161,27 @@ def _sampling_sizes(ctx: _Ctx, value: Any, path: str) -> tuple[int, ...]:
         try:
             return tuple(ctx.integer(int(v), path) for v in value.split(",") if v.strip())
         except ValueError:
-            raise ctx.error(path, f"expected an integer or a list like '50, 100', got {_show(value)}") from None
+            raise ctx.error(
+                path, f"expected an integer or a list like '50, 100', got {_show(value)}"
+            ) from None
     if isinstance(value, (list, tuple)):
         return tuple(ctx.integer(v, path) for v in value)
     return (ctx.integer(value, path),)
 
 
 def _quantization(ctx: _Ctx, d: Mapping[str, Any]) -> s.QuantizationConfig:
-    ctx.keys(d, "quantization", ("approach", "calibration", "model_wise", "op_wise", "recipes", "train", "advance"))
+    ctx.keys(
+        d, "quantization", ("approach", "calibration", "model_wise", "op_wise", "recipes", "train", "advance")
+    )
     cal = ctx.mapping(d.get("calibration"), "quantization.calibration")
     ctx.keys(cal, "quantization.calibration", ("sampling_size", "dataloader"))
     op_wise = ctx.mapping(d.get("op_wise"), "quantization.op_wise")
     return s.QuantizationConfig(
         approach=ctx.string(d.get("approach", "post_training_static_quant"), "quantization.approach"),
         calibration=s.CalibrationConfig(
-            sampling_size=_sampling_sizes(ctx, cal.get("sampling_size", 100), "quantization.calibration.sampling_size"),
+            sampling_size=_sampling_sizes(
+                ctx, cal.get("sampling_size", 100), "quantization.calibration.sampling_size"
+            ),
             dataloader=_raw(ctx, cal.get("dataloader"), "quantization.calibration.dataloader"),
         ),
         model_wise=_rules(ctx, d.get("model_wise"), "quantization.model_wise"),
@@ -231,8 +237,12 @@ def _evaluation(ctx: _Ctx, d: Mapping[str, Any]) -> s.EvaluationConfig:
         performance = s.PerformanceConfig(
             warmup=ctx.integer(p.get("warmup", 5), "evaluation.performance.warmup", minimum=0),
             iteration=_iteration(ctx, p.get("iteration", 50)),
-            cores_per_instance=None if cores is None else ctx.integer(cores, "evaluation.performance.configs.cores_per_instance"),
-            num_of_instance=ctx.integer(c.get("num_of_instance", 1), "evaluation.performance.configs.num_of_instance"),
+            cores_per_instance=None
+            if cores is None
+            else ctx.integer(cores, "evaluation.performance.configs.cores_per_instance"),
+            num_of_instance=ctx.integer(
+                c.get("num_of_instance", 1), "evaluation.performance.configs.num_of_instance"
+            ),
             dataloader=_raw(ctx, p.get("dataloader"), "evaluation.performance.dataloader"),
             extra={k: c[k] for k in thread_keys if k in c},
         )
@@ -264,12 +274,22 @@ def _metric(ctx: _Ctx, value: Any, path: str) -> s.MetricConfig | None:
 
 
 def _tuning(ctx: _Ctx, d: Mapping[str, Any]) -> s.TuningConfig:
-    known = ("strategy", "accuracy_criterion", "objective", "exit_policy", "random_seed", "workspace", "tensorboard",
-             "diagnosis")
+    known = (
+        "strategy",
+        "accuracy_criterion",
+        "objective",
+        "exit_policy",
+        "random_seed",
+        "workspace",
+        "tensorboard",
+        "diagnosis",
+    )
     ctx.keys(d, "tuning", known)
     return s.TuningConfig(
         strategy=_strategy(ctx, d.get("strategy")),
-        accuracy_criterion=_criterion(ctx, ctx.mapping(d.get("accuracy_criterion"), "tuning.accuracy_criterion")),
+        accuracy_criterion=_criterion(
+            ctx, ctx.mapping(d.get("accuracy_criterion"), "tuning.accuracy_criterion")
+        ),
         objective=ctx.string(d.get("objective", "performance"), "tuning.objective"),
         exit_policy=_exit_policy(ctx, ctx.mapping(d.get("exit_policy"), "tuning.exit_policy")),
         random_seed=ctx.integer(d.get("random_seed", 1978), "tuning.random_seed", minimum=0),
@@ -294,8 +314,11 @@ def _criterion(ctx: _Ctx, d: Mapping[str, Any]) -> s.AccuracyCriterion:
         raise ctx.error(path, "give either relative or absolute, not both")
     kind = kinds[0] if kinds else "relative"
     hib = d.get("higher_is_better")
-    return s.AccuracyCriterion(kind=kind, value=ctx.number(d.get(kind, 0.01), f"{path}.{kind}"),
-                  higher_is_better=None if hib is None else ctx.boolean(hib, f"{path}.higher_is_better"))
+    return s.AccuracyCriterion(
+        kind=kind,
+        value=ctx.number(d.get(kind, 0.01), f"{path}.{kind}"),
+        higher_is_better=None if hib is None else ctx.boolean(hib, f"{path}.higher_is_better"),
+    )
 
 
 def _exit_policy(ctx: _Ctx, d: Mapping[str, Any]) -> s.ExitPolicy:
@@ -303,7 +326,9 @@ def _exit_policy(ctx: _Ctx, d: Mapping[str, Any]) -> s.ExitPolicy:
     timeout = ctx.number(d.get("timeout", 0), "tuning.exit_policy.timeout")
     if timeout < 0:
         raise ctx.error("tuning.exit_policy.timeout", f"expected seconds >= 0, got {timeout!r}")
-    return s.ExitPolicy(timeout=timeout, max_trials=ctx.integer(d.get("max_trials", 100), "tuning.exit_policy.max_trials"))
+    return s.ExitPolicy(
+        timeout=timeout, max_trials=ctx.integer(d.get("max_trials", 100), "tuning.exit_policy.max_trials")
+    )
 
 
 def _workspace(ctx: _Ctx, d: Mapping[str, Any]) -> s.WorkspaceConfig:
@@ -313,4 +338,3 @@ def _workspace(ctx: _Ctx, d: Mapping[str, Any]) -> s.WorkspaceConfig:
         path=ctx.string(str(d.get("path", "./lpot_workspace")), "tuning.workspace.path"),
         resume=None if resume is None else ctx.string(str(resume), "tuning.workspace.resume"),
     )
-

@@ -67,7 +67,11 @@ class TensorRules:
         return not self.activation and not self.weight
 
     def to_dict(self) -> dict[str, Any]:
-        return {t: {k: list(v) for k, v in getattr(self, t).items()} for t in ("activation", "weight") if getattr(self, t)}
+        return {
+            t: {k: list(v) for k, v in getattr(self, t).items()}
+            for t in ("activation", "weight")
+            if getattr(self, t)
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +170,9 @@ class ExitPolicy:
         if self.timeout < 0:
             raise ConfigError(f"tuning.exit_policy.timeout: expected seconds >= 0, got {self.timeout!r}")
         if self.max_trials < 1:
-            raise ConfigError(f"tuning.exit_policy.max_trials: expected a positive integer, got {self.max_trials!r}")
+            raise ConfigError(
+                f"tuning.exit_policy.max_trials: expected a positive integer, got {self.max_trials!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

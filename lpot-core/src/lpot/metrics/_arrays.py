@@ -17,7 +17,9 @@ def to_numpy(value: Any, what: str) -> np.ndarray | None:
     try:
         return np.asarray(value)
     except Exception as exc:  # tensors of unknown frameworks
-        raise DataError(f"metric could not read {what} of type {type(value).__name__} as an array: {exc}") from exc
+        raise DataError(
+            f"metric could not read {what} of type {type(value).__name__} as an array: {exc}"
+        ) from exc
 
 
 def class_predictions(preds: np.ndarray) -> np.ndarray:

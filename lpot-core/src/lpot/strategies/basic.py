@@ -29,7 +29,11 @@ class BasicStrategy(SearchStrategy):
         base = self.space.default_recipe()
         seen: set[str] = set()
         tried: list[Trial] = []
-        stage = self._model_wise_candidates(base) if self.model_wise_stage else iter([("model-wise default", base)])
+        stage = (
+            self._model_wise_candidates(base)
+            if self.model_wise_stage
+            else iter([("model-wise default", base)])
+        )
         for label, recipe in stage:
             if recipe.fingerprint() in seen:
                 continue
@@ -47,7 +51,10 @@ class BasicStrategy(SearchStrategy):
                 return
         ranked = sorted(sensitivity, key=lambda op: sensitivity[op], reverse=True)
         for n in range(2, len(ranked) + 1):
-            trial = yield f"accumulated fallback {n}/{len(ranked)} ({ranked[n - 1].name})", best.fallback(ranked[:n])
+            trial = yield (
+                f"accumulated fallback {n}/{len(ranked)} ({ranked[n - 1].name})",
+                best.fallback(ranked[:n]),
+            )
             if trial.met:
                 return
 

@@ -44,7 +44,9 @@ class CalibrationCache:
     def stats_for(self, recipe: Recipe) -> dict[str, Stats]:
         """The statistics a recipe needs, keyed by calibration algorithm."""
         return {
-            algorithm: self.get(CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size))
+            algorithm: self.get(
+                CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size)
+            )
             for algorithm in sorted(recipe.calibration_algorithms())
         }
 
@@ -59,7 +61,9 @@ class CalibrationCache:
                     "(inputs, labels) batches) or use quantization.approach: post_training_dynamic_quant"
                 )
             log.info("calibrating: %s over %d samples", spec.algorithm, spec.sampling_size)
-            stats = self.backend.calibrate(self.model, LimitedLoader(self.dataloader, spec.sampling_size), spec)
+            stats = self.backend.calibrate(
+                self.model, LimitedLoader(self.dataloader, spec.sampling_size), spec
+            )
             self.passes += 1
             self._write(stats)
         self._stats[spec] = stats

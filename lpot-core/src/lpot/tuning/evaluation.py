@@ -76,8 +76,12 @@ def make_evaluator(
     """Pick usage (b) when an eval_func is given, else usage (a); explain what is missing."""
     if eval_func is not None:
         if not callable(eval_func):
-            raise ConfigError(f"eval_func must be callable as eval_func(model) -> float, got {type(eval_func).__name__}")
-        return Evaluator(backend, higher_is_better if higher_is_better is not None else True, eval_func=eval_func)
+            raise ConfigError(
+                f"eval_func must be callable as eval_func(model) -> float, got {type(eval_func).__name__}"
+            )
+        return Evaluator(
+            backend, higher_is_better if higher_is_better is not None else True, eval_func=eval_func
+        )
     if eval_dataloader is None or metric_config is None:
         missing = "eval_dataloader" if eval_dataloader is None else "evaluation.accuracy.metric in the config"
         raise ConfigError(

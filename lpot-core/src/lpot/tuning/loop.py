@@ -62,13 +62,20 @@ def run(job: TuningJob) -> TuningResult:
         if job.resume:
             history.check_same_run(job.config_hash, fingerprint)
         history.write_metadata(
-            {**job.run_metadata, "config_hash": job.config_hash, "model_fingerprint": fingerprint,
-             "schema_version": SCHEMA_VERSION, "status": "running"}
+            {
+                **job.run_metadata,
+                "config_hash": job.config_hash,
+                "model_fingerprint": fingerprint,
+                "schema_version": SCHEMA_VERSION,
+                "status": "running",
+            }
         )
         store = job.workspace / "calibration"
         if not job.resume and store.exists():
             shutil.rmtree(store)  # a fresh run may use other calibration data
-        cache = CalibrationCache(job.backend, job.model, job.q_dataloader, store=store, model_fingerprint=fingerprint)
+        cache = CalibrationCache(
+            job.backend, job.model, job.q_dataloader, store=store, model_fingerprint=fingerprint
+        )
         return _Run(job, history, cache, started).execute()
     finally:
         history.close()
@@ -163,16 +170,33 @@ class _Run:
         t2 = time.monotonic()
         met = self.job.criterion.is_met(baseline, accuracy, hib)
         objective = self._measure(model) if met else None
-        trial = Trial(index=index, recipe=recipe, label=label, accuracy=accuracy, met=met, objective=objective,
-                      status=OK, quantize_s=t1 - t0, evaluate_s=t2 - t1)
+        trial = Trial(
+            index=index,
+            recipe=recipe,
+            label=label,
+            accuracy=accuracy,
+            met=met,
+            objective=objective,
+            status=OK,
+            quantize_s=t1 - t0,
+            evaluate_s=t2 - t1,
+        )
         if self._better(trial):
             self.models = {trial.fingerprint: model}
         return trial
 
     def _failed(self, index: int, label: str, recipe: Recipe, error: str, seconds: float) -> Trial:
         log.warning("trial %d (%s) failed: %s", index, label, error)
-        return Trial(index=index, recipe=recipe, label=label, accuracy=math.nan, met=False, status=FAILED,
-                     error=error, quantize_s=seconds)
+        return Trial(
+            index=index,
+            recipe=recipe,
+            label=label,
+            accuracy=math.nan,
+            met=False,
+            status=FAILED,
+            error=error,
+            quantize_s=seconds,
+        )
 
     def _quantize(self, recipe: Recipe) -> Any:
         stats = self.cache.stats_for(recipe)
@@ -199,8 +223,9 @@ class _Run:
         if self._better(trial):
             self.best = trial
 
-    def _result(self, status: str, reason: str, baseline: float, baseline_objective: float | None,
-                goal: float) -> TuningResult:
+    def _result(
+        self, status: str, reason: str, baseline: float, baseline_objective: float | None, goal: float
+    ) -> TuningResult:
         job = self.job
         ok = [t for t in self.trials if t.status == OK]
         if self.trials and not ok:
@@ -209,7 +234,12 @@ class _Run:
             )
         best = self.best
         if best is None:
-            recipe, model, accuracy, objective = job.space.default_recipe().fallback(job.space.ops), job.model, baseline, baseline_objective
+            recipe, model, accuracy, objective = (
+                job.space.default_recipe().fallback(job.space.ops),
+                job.model,
+                baseline,
+                baseline_objective,
+            )
         else:
             recipe, accuracy, objective = best.recipe, best.accuracy, best.objective
             model = self.models.get(best.fingerprint)
@@ -221,14 +251,29 @@ class _Run:
         for w in warnings:
             log.warning(w)
         result = TuningResult(
-            model=model, recipe=recipe, status=status, baseline_accuracy=baseline, accuracy=accuracy, goal=goal,
-            higher_is_better=job.evaluator.higher_is_better, trials=list(self.trials), best_trial=best,
-            objective_name=job.objective.name, baseline_objective=baseline_objective, objective=objective,
-            calibration_passes=self.cache.passes, backend_name=job.backend.name, workspace=job.workspace,
-            elapsed_s=time.monotonic() - self.started, stop_reason=reason, warnings=warnings, _backend=job.backend,
+            model=model,
+            recipe=recipe,
+            status=status,
+            baseline_accuracy=baseline,
+            accuracy=accuracy,
+            goal=goal,
+            higher_is_better=job.evaluator.higher_is_better,
+            trials=list(self.trials),
+            best_trial=best,
+            objective_name=job.objective.name,
+            baseline_objective=baseline_objective,
+            objective=objective,
+            calibration_passes=self.cache.passes,
+            backend_name=job.backend.name,
+            workspace=job.workspace,
+            elapsed_s=time.monotonic() - self.started,
+            stop_reason=reason,
+            warnings=warnings,
+            _backend=job.backend,
         )
-        self.history.write_metadata({"status": status, "stop_reason": reason,
-                                     "best_trial": best.index if best else None})
+        self.history.write_metadata(
+            {"status": status, "stop_reason": reason, "best_trial": best.index if best else None}
+        )
         result.save(job.workspace / "best_model")
         return result
 

@@ -22,14 +22,18 @@ class Progress:
         if self.enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, desc="tuning", unit="trial", file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=self.total, desc="tuning", unit="trial", file=sys.stderr, dynamic_ncols=True
+            )
             self._bar.set_postfix_str(f"fp32 {self.baseline:.4f}, goal {self.goal:.4f}")
         return self
 
     def update(self, trial: Trial, best: Trial | None) -> None:
         if self._bar is None:
             return
-        best_text = f"best #{best.index} {best.accuracy:.4f}{' met' if best.met else ''}" if best else "no best yet"
+        best_text = (
+            f"best #{best.index} {best.accuracy:.4f}{' met' if best.met else ''}" if best else "no best yet"
+        )
         self._bar.set_postfix_str(f"#{trial.index} {trial.label}: {trial.accuracy:.4f}; {best_text}")
         self._bar.update(1)
 

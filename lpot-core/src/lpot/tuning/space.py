@@ -112,7 +112,11 @@ def build_space(
             import difflib
 
             close = difflib.get_close_matches(name, sorted(names), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; quantizable ops: {', '.join(sorted(names)[:12])}"
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; quantizable ops: {', '.join(sorted(names)[:12])}"
+            )
             raise ConfigError(f"quantization.op_wise: no quantizable op named {name!r} in the model{hint}")
     choices: dict[OpKey, tuple[OpConfig, ...]] = {}
     for op, cap in capability.opwise.items():
@@ -126,7 +130,9 @@ def build_space(
         if key in options:
             kept = tuple(v for v in options[key] if v in allowed)
             if not kept:
-                raise ConfigError(f"backend option {key!r}: none of {list(allowed)} is supported ({list(options[key])})")
+                raise ConfigError(
+                    f"backend option {key!r}: none of {list(allowed)} is supported ({list(options[key])})"
+                )
             options[key] = kept
     return TuningSpace(
         approach=approach,
@@ -167,6 +173,8 @@ def _restrict_tensor(choices: TensorChoices, rule: Mapping[str, Sequence[Any]], 
             continue  # the backend has no such knob for this op: nothing to restrict
         kept = tuple(v for v in offered if v in allowed)
         if not kept:
-            raise ConfigError(f"{where}.{attr}: {list(allowed)} is not supported here; the backend offers {list(offered)}")
+            raise ConfigError(
+                f"{where}.{attr}: {list(allowed)} is not supported here; the backend offers {list(offered)}"
+            )
         updates[attr] = kept
     return replace(choices, **updates)

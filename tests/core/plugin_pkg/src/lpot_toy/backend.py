@@ -19,7 +19,9 @@ from lpot_toy.model import MLP, QuantizedLayer, QuantizedMLP
 
 OP_TYPE = "Dense"
 CAPABILITY = OpCapability(
-    activation=TensorChoices(dtype=("uint8", "int8", "fp32"), scheme=("asym", "sym"), algorithm=("minmax", "percentile")),
+    activation=TensorChoices(
+        dtype=("uint8", "int8", "fp32"), scheme=("asym", "sym"), algorithm=("minmax", "percentile")
+    ),
     weight=TensorChoices(dtype=("int8", "fp32"), scheme=("sym",), granularity=("per_channel", "per_tensor")),
 )
 
@@ -29,7 +31,9 @@ class ToyBackend:
     calibrate_calls = 0  # class-wide, so tests can count calibration passes
 
     def accepts(self, model: object) -> bool:
-        return isinstance(model, (MLP, QuantizedMLP)) or (isinstance(model, (str, Path)) and str(model).endswith(".mlp.npz"))
+        return isinstance(model, (MLP, QuantizedMLP)) or (
+            isinstance(model, (str, Path)) and str(model).endswith(".mlp.npz")
+        )
 
     def load_model(self, model: object) -> object:
         if isinstance(model, (str, Path)):
@@ -41,8 +45,9 @@ class ToyBackend:
 
     def capability(self, model: MLP, approach: str = "post_training_static_quant") -> Capability:
         ops = {OpKey(name, OP_TYPE): CAPABILITY for name, _, _ in model.layers}
-        return Capability(optypewise={OP_TYPE: CAPABILITY}, opwise=ops,
-                          approaches=("post_training_static_quant",))
+        return Capability(
+            optypewise={OP_TYPE: CAPABILITY}, opwise=ops, approaches=("post_training_static_quant",)
+        )
 
     def calibrate(self, model: MLP, dataloader: Iterable[Any], spec: CalibrationSpec) -> Stats:
         type(self).calibrate_calls += 1
@@ -66,7 +71,9 @@ class ToyBackend:
                 ranges[name] = (float(values.min()), float(values.max()))
         return Stats(spec=spec, ranges=ranges, samples_seen=n)
 
-    def quantize(self, model: MLP, recipe: Recipe, stats: Mapping[str, Stats], dataloader: Any = None) -> QuantizedMLP:
+    def quantize(
+        self, model: MLP, recipe: Recipe, stats: Mapping[str, Stats], dataloader: Any = None
+    ) -> QuantizedMLP:
         layers: list[object] = []
         for name, w, b in model.layers:
             cfg = recipe.op(OpKey(name, OP_TYPE))
@@ -109,8 +116,16 @@ class ToyBackend:
                     out.setdefault(name, []).append(h)
         return {k: np.concatenate(v) for k, v in out.items()}
 
-    def benchmark(self, model: Any, dataloader: Iterable[Any], *, cores_per_instance: int | None = None,
-                  num_instances: int = 1, warmup: int = 1, iterations: int = 5) -> BenchmarkResult:
+    def benchmark(
+        self,
+        model: Any,
+        dataloader: Iterable[Any],
+        *,
+        cores_per_instance: int | None = None,
+        num_instances: int = 1,
+        warmup: int = 1,
+        iterations: int = 5,
+    ) -> BenchmarkResult:
         x, _ = split_batch(next(iter(dataloader)))
         for _ in range(warmup):
             model(x)
@@ -120,8 +135,13 @@ class ToyBackend:
             model(x)
             times.append((time.perf_counter() - t0) * 1000)
         mean = float(np.mean(times))
-        return BenchmarkResult(latency_ms=mean, latency_p90_ms=float(np.percentile(times, 90)),
-                               throughput=len(x) * 1000 / mean, batch_size=len(x), iterations=iterations)
+        return BenchmarkResult(
+            latency_ms=mean,
+            latency_p90_ms=float(np.percentile(times, 90)),
+            throughput=len(x) * 1000 / mean,
+            batch_size=len(x),
+            iterations=iterations,
+        )
 
     def model_size(self, model: Any) -> int:
         buf = io.BytesIO()
