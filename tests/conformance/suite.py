@@ -154,3 +154,41 @@ class _ExplodingLoader:
 
 
 __all__ = ["BackendConformance", "LowPrecisionProbe", "OpKey"]
+
+
+class TuningConformance:
+    """Tuning through ``lpot.tune`` with a backend: one calibration per spec, however many trials."""
+
+    def test_calibration_runs_once_per_spec_across_a_fallback_search(
+        self, backend, model, calib_loader, eval_loader, probe, tmp_path: Path
+    ):
+        import lpot
+
+        recipe = default_recipe(backend, model)
+        sensitive = next(
+            op.name for op, cfg in recipe.ops.items() if cfg.is_quantized and cfg.weight is not None
+        )
+        reference = outputs(backend, model, eval_loader).argmax(-1)
+
+        def agreement_unless_sensitive_is_int8(m: Any) -> float:
+            """Top-1 agreement with FP32, minus 0.5 while ``sensitive`` computes in INT8."""
+            agree = float((outputs(backend, m, eval_loader).argmax(-1) == reference).mean())
+            return agree - (0.5 if sensitive in probe.int8_ops(m) else 0.0)
+
+        result = lpot.tune(
+            model,
+            q_dataloader=calib_loader,
+            eval_func=agreement_unless_sensitive_is_int8,
+            config={"tuning": {"workspace": {"path": str(tmp_path)}}},
+            backend=backend,
+            progress=False,
+        )
+        assert result.status == "met"
+        assert sensitive not in probe.int8_ops(result.model) and probe.int8_ops(result.model)
+        specs = {
+            (a, t.recipe.calib_sampling_size)
+            for t in result.trials
+            for a in t.recipe.calibration_algorithms()
+        }
+        assert len(result.trials) > len(specs)
+        assert result.calibration_passes == len(specs)

@@ -170,3 +170,16 @@ def test_result_save_round_trip(tmp_path, toy_model, toy_loaders):
     x, _ = toy_job.make_data(2, n=10)
     np.testing.assert_array_equal(loaded(x), result.model(x))
     assert lpot.Recipe.from_json((tmp_path / "out" / "recipe.json").read_text()) == result.recipe
+
+
+@pytest.mark.parametrize("objective", ["model_size", "footprint"])
+def test_other_objectives_are_measured(tmp_path, toy_model, toy_loaders, objective):
+    cfg = toy_job.config(tmp_path, objective=objective)
+    result = lpot.tune(
+        toy_model, q_dataloader=toy_loaders[0], eval_func=toy_job.PenalizingEval(), config=cfg, progress=False
+    )
+    assert result.objective_name == objective
+    assert result.objective is not None and result.objective >= 0
+    if objective == "model_size":
+        assert result.objective == ToyBackend().model_size(result.model)
+        assert result.objective_ratio > 1  # int8 weights (npz headers dominate a model this small)

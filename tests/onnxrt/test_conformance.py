@@ -7,7 +7,7 @@ import pytest
 from onnx import numpy_helper
 
 import lpot
-from conformance.suite import BackendConformance, LowPrecisionProbe
+from conformance.suite import BackendConformance, LowPrecisionProbe, TuningConformance
 from lpot_onnxrt.backend import OnnxRuntimeBackend
 
 INT8_NODES = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger"}
@@ -41,7 +41,7 @@ def weight_bytes(model: onnx.ModelProto) -> int:
     return sum(numpy_helper.to_array(i).nbytes for i in model.graph.initializer)
 
 
-class TestOnnxRuntimeConformance(BackendConformance):
+class TestOnnxRuntimeConformance(BackendConformance, TuningConformance):
     @pytest.fixture
     def backend(self):
         return OnnxRuntimeBackend()
