@@ -183,3 +183,10 @@ def test_other_objectives_are_measured(tmp_path, toy_model, toy_loaders, objecti
     if objective == "model_size":
         assert result.objective == ToyBackend().model_size(result.model)
         assert result.objective_ratio > 1  # int8 weights (npz headers dominate a model this small)
+
+
+def test_static_quantization_without_calibration_data_is_a_data_error(tmp_path, toy_model):
+    with pytest.raises(DataError, match="static quantization needs calibration data"):
+        lpot.tune(
+            toy_model, eval_func=toy_job.PenalizingEval(), config=toy_job.config(tmp_path), progress=False
+        )

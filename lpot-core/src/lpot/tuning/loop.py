@@ -159,6 +159,8 @@ class _Run:
         try:
             model = self._quantize(recipe)
         except LpotError as exc:
+            if not isinstance(exc, QuantizationError):
+                raise  # bad data or config: every trial would fail the same way
             return self._failed(index, label, recipe, f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
         except Exception as exc:  # a backend bug on one recipe must not lose the run
             return self._failed(index, label, recipe, f"{type(exc).__name__}: {exc}", time.monotonic() - t0)

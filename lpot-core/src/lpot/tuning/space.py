@@ -5,6 +5,7 @@ Strategies only see this (op keys, choices per op, model-wise options), never a 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -109,8 +110,6 @@ def build_space(
     names = {op.name for op in capability.opwise}
     for name in op_wise:
         if name not in names:
-            import difflib
-
             close = difflib.get_close_matches(name, sorted(names), n=1)
             hint = (
                 f"; did you mean {close[0]!r}?"
