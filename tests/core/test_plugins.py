@@ -55,3 +55,10 @@ def test_unknown_strategy_suggests_a_close_name():
 def test_wrong_plugin_parameters_are_explained():
     with pytest.raises(PluginError, match="topk.*does not accept"):
         plugins.create("lpot.metrics", "topk", kk=1)
+
+
+def test_a_backend_missing_protocol_methods_is_refused_by_name():
+    with pytest.raises(
+        PluginError, match=r"backend 'half' from lpot-toy .* missing accepts, benchmark, calibrate"
+    ):
+        plugins.backend_by_name("half")

@@ -119,13 +119,29 @@ def describe(group: str) -> dict[str, str]:
 
 
 def backend_by_name(name: str) -> Any:
-    """An instance of the backend registered as ``name``."""
+    """An instance of the backend registered as ``name``, checked against the Backend protocol."""
     try:
-        return create("lpot.backends", name)
+        backend = create("lpot.backends", name)
     except PluginError as exc:
         if name not in available("lpot.backends"):
             raise BackendNotFoundError(str(exc)) from exc
         raise
+    missing = missing_backend_methods(backend)
+    if missing:
+        info = available("lpot.backends")[name]
+        raise PluginError(
+            f"backend {name!r} from {info.distribution or 'an unknown package'} ({info.value}) does not implement "
+            f"the lpot Backend protocol: missing {', '.join(missing)}"
+        )
+    return backend
+
+
+def missing_backend_methods(backend: object) -> list[str]:
+    """Names of the Backend protocol members ``backend`` lacks (checked when a backend is loaded)."""
+    from lpot.backend import Backend
+
+    members = [m for m in Backend.__dict__ if not m.startswith("_")] + ["name"]
+    return sorted({m for m in members if not hasattr(backend, m)})
 
 
 def backend_for(model: object) -> Any:
