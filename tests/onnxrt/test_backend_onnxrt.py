@@ -119,3 +119,15 @@ def test_demo_model_is_accurate(digits_data):
     backend = OnnxRuntimeBackend()
     model, (_, _, x_val, y_val) = digits_data
     assert float((backend.predict(model, x_val).argmax(1) == y_val).mean()) >= 0.9
+
+
+@pytest.mark.parametrize("algorithm", ["kl", "percentile"])
+def test_histogram_calibration_with_a_short_last_batch(digits_data, algorithm):
+    backend = OnnxRuntimeBackend()
+    model = backend.load_model(digits_data[0])
+    loader = lpot.ArrayLoader(digits_data[1][0][:50], None, batch_size=32)  # batches of 32 and 18
+    stats = backend.calibrate(model, loader, CalibrationSpec(algorithm=algorithm, sampling_size=50))
+    assert stats.samples_seen == 50 and stats.ranges
+    minmax = backend.calibrate(model, loader, CalibrationSpec(algorithm="minmax", sampling_size=50))
+    narrower = [stats.ranges[k][1] <= minmax.ranges[k][1] + 1e-6 for k in minmax.ranges if k in stats.ranges]
+    assert all(narrower)  # histogram methods clip outliers, never widen the observed range

@@ -46,22 +46,22 @@ def trials_table(trials: Sequence[Trial], best: int | None = None, objective_nam
     rows = []
     for t in trials:
         s = t.summary()
-        mark = "*" if best is not None and t.index == best else ""
+        status = t.status if not t.error else f"{t.status}: {t.error[:60]}"
         rows.append(
             [
-                f"{t.index}{mark}",
+                "*" if t.index == best else "",
+                t.index,
                 t.label,
                 t.accuracy,
                 t.met,
                 t.objective,
                 s["int8_ops"],
                 s["fp32_ops"],
-                t.status if not t.error else f"{t.status}: {t.error[:60]}",
+                status,
             ]
         )
-    return table(
-        ["trial", "stage", "accuracy", "met", objective_name, "int8 ops", "fp32 ops", "status"], rows
-    )
+    headers = ["best", "trial", "stage", "accuracy", "met", objective_name, "int8 ops", "fp32 ops", "status"]
+    return table(headers, rows)
 
 
 def result_summary(result: TuningResult) -> str:

@@ -29,16 +29,32 @@ class _Reader:
 
     def __init__(self, model: onnx.ModelProto, dataloader: Iterable[Any]) -> None:
         self._session = make_session(model)  # only to read and check the input specs
-        self._batches: Iterator[Any] = iter(dataloader)
+        self._feeds: Iterator[dict[str, np.ndarray]] = (
+            feeds(self._session, split_batch(b)[0]) for b in dataloader
+        )
         self.samples = 0
 
+    def uniform(self) -> None:
+        """Re-cut the (already sampling-size-limited) data into equal batches.
+
+        ORT's histogram calibrators (Entropy, Percentile) stack every batch's outputs into one
+        array and fail on a short last batch, so they get batches of the largest size that divides
+        the sample count and is no larger than the first batch.
+        """
+        chunks = list(self._feeds)
+        if not chunks:
+            return
+        names = list(chunks[0])
+        whole = {n: np.concatenate([c[n] for c in chunks]) for n in names}
+        total, first = len(whole[names[0]]), len(chunks[0][names[0]])
+        size = max(d for d in range(1, first + 1) if total % d == 0)
+        self._feeds = iter([{n: whole[n][i : i + size] for n in names} for i in range(0, total, size)])
+
     def get_next(self) -> dict[str, np.ndarray] | None:
-        batch = next(self._batches, None)
-        if batch is None:
-            return None
-        inputs, _ = split_batch(batch)
-        self.samples += batch_size_of(inputs)
-        return feeds(self._session, inputs)
+        feed = next(self._feeds, None)
+        if feed is not None:
+            self.samples += batch_size_of(feed)
+        return feed
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         while (item := self.get_next()) is not None:
@@ -54,6 +70,8 @@ def calibrate(model: onnx.ModelProto, dataloader: Iterable[Any], spec: Calibrati
     if spec.algorithm not in ALGORITHMS:
         raise DataError(f"calibration algorithm {spec.algorithm!r} is not one of {sorted(ALGORITHMS)}")
     reader = _Reader(model, dataloader)
+    if spec.algorithm != "minmax":
+        reader.uniform()
     with tempfile.TemporaryDirectory(prefix="lpot-ort-calib-") as tmp:
         path = Path(tmp) / "model.onnx"
         onnx.save_model(model, str(path))
@@ -68,6 +86,8 @@ def calibrate(model: onnx.ModelProto, dataloader: Iterable[Any], spec: Calibrati
         with contextlib.redirect_stdout(io.StringIO()):  # ORT's histogram calibrators print progress
             try:
                 calibrator.collect_data(reader)
+            except DataError:
+                raise
             except ValueError:
                 if reader.samples == 0:
                     raise DataError("the calibration dataloader yielded no samples") from None

@@ -134,7 +134,7 @@ class _Run:
         if self.best is not None and self.best.met:
             status = MET
             if not stop_on_first:
-                reason = f"best of {len(self.trials)} trials within the budget ({reason})"
+                reason = f"best of {len(self.trials)} trials within the budget; search ended: {reason}"
         return self._result(status, reason, baseline, baseline_objective, goal)
 
     def _baseline(self) -> tuple[float, float | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -21,7 +22,10 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.enabled:
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
+            self._redirect = logging_redirect_tqdm(loggers=[logging.getLogger("lpot")])
+            self._redirect.__enter__()  # log lines print above the bar instead of through it
             self._bar = tqdm(
                 total=self.total, desc="tuning", unit="trial", file=sys.stderr, dynamic_ncols=True
             )
@@ -40,3 +44,4 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._redirect.__exit__(None, None, None)
