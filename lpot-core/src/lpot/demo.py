@@ -56,9 +56,9 @@ def run_demo(
     fp32 = backend.load_model(spec.model)
     rows = []
     bench = spec.bench_dataloader or spec.eval_dataloader
-    for label, loader in (("batch 1", _first_samples(bench, 1)), ("eval batch", bench)):
-        a = backend.benchmark(fp32, loader, warmup=5, iterations=40)
-        b = backend.benchmark(result.model, loader, warmup=5, iterations=40)
+    for label, loader, iterations in (("batch 1", _first_samples(bench, 1), 300), ("eval batch", bench, 60)):
+        a = backend.benchmark(fp32, loader, warmup=10, iterations=iterations)
+        b = backend.benchmark(result.model, loader, warmup=10, iterations=iterations)
         rows.append([f"latency {label} (ms)", a.latency_ms, b.latency_ms, a.latency_ms / b.latency_ms])
     size_a, size_b = backend.model_size(fp32), backend.model_size(result.model)
     rows.append(["size (bytes)", size_a, size_b, size_a / size_b])
