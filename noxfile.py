@@ -24,8 +24,8 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """lpot-core alone (no deep-learning framework installed), plus a third-party plugin package."""
-    session.install("pytest>=7", "./lpot-core", "./tests/core/plugin_pkg")
+    """lpot-core alone (no deep-learning framework), a third-party plugin package, scikit-learn's data sets."""
+    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core", "./tests/core/plugin_pkg")
     _pytest(session, "tests/core")
 
 

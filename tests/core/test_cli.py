@@ -80,3 +80,48 @@ def test_plugins_listing(tmp_path):
     out = _lpot("plugins")
     assert out.returncode == 0
     assert "toy" in out.stdout and "unavailable" in out.stdout and "basic" in out.stdout
+
+
+def test_usage_a_from_yaml_only(tmp_path):
+    """Calibration and evaluation data, metric and criterion all from the YAML: no Python, no --data."""
+    model = ToyBackend().save(toy_job.make_model(), tmp_path / "toy.mlp.npz")
+    x, y = toy_job.make_data(1)
+    np.savez(tmp_path / "calib.npz", x=x[:200], y=y[:200])
+    np.savez(tmp_path / "val.npz", x=x[200:], y=y[200:])
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(f"""
+model: {{name: toy}}
+quantization:
+  calibration:
+    sampling_size: 100
+    dataloader:
+      batch_size: 25
+      dataset:
+        numpy: {{data: {tmp_path / "calib.npz"}}}
+evaluation:
+  accuracy:
+    metric: {{topk: 1}}
+    dataloader:
+      batch_size: 50
+      dataset:
+        numpy: {{data: {tmp_path / "val.npz"}}}
+tuning:
+  accuracy_criterion: {{relative: 0.02}}
+  workspace: {{path: {tmp_path / "ws"}}}
+""")
+    out = _lpot("tune", str(conf), "--model", str(model), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "status: met" in out.stdout and "calibration passes: 1" in out.stdout
+
+
+def test_usage_a_missing_dataset_root_names_file_key_and_path(tmp_path):
+    model = ToyBackend().save(toy_job.make_model(), tmp_path / "toy.mlp.npz")
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(
+        "quantization:\n  calibration:\n    dataloader:\n      dataset:\n        ImageFolder: {root: /no/such/dir}\n"
+    )
+    out = _lpot("tune", str(conf), "--model", str(model))
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        f"lpot: error: {conf}: quantization.calibration.dataloader.dataset.ImageFolder.root: '/no/such/dir' does not exist"
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from lpot import plugins
 from lpot.config import Config, load_config
 from lpot.data import check_reiterable
-from lpot.errors import ConfigError
+from lpot.errors import ConfigError, DataError
 from lpot.isa import cpu_features
 from lpot.objectives import Objective, Performance, create_objective
 from lpot.strategies import Strategy, create_strategy
@@ -50,6 +50,9 @@ def tune(
     ``status`` (met / budget_spent / exhausted).
     """
     cfg = load_config(config)
+    q_dataloader, eval_dataloader, bench_dataloader = _config_loaders(
+        cfg, q_dataloader, eval_dataloader, eval_func
+    )
     check_reiterable(q_dataloader, "q_dataloader")
     check_reiterable(eval_dataloader, "eval_dataloader")
     approach = cfg.quantization.approach
@@ -77,6 +80,7 @@ def tune(
         eval_dataloader=eval_dataloader,
         metric_config=cfg.evaluation.accuracy.metric if cfg.evaluation.accuracy else None,
         higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
+        postprocess=_postprocess(cfg),
     )
     workspace, resuming = _workspace(cfg, resume)
     job = TuningJob(
@@ -88,7 +92,7 @@ def tune(
         objective=objective or _objective(cfg),
         criterion=cfg.tuning.accuracy_criterion,
         q_dataloader=q_dataloader,
-        bench_dataloader=eval_dataloader if eval_dataloader is not None else q_dataloader,
+        bench_dataloader=_first(bench_dataloader, eval_dataloader, q_dataloader),
         workspace=workspace,
         resume=resuming,
         max_trials=cfg.tuning.exit_policy.max_trials,
@@ -99,6 +103,52 @@ def tune(
         progress=progress,
     )
     return run(job)
+
+
+def _config_loaders(cfg: Config, q_loader: Any, eval_loader: Any, eval_func: Any) -> tuple[Any, Any, Any]:
+    """Usage (a): dataloaders the config declares fill in the ones the caller did not pass."""
+    from lpot.data.builder import build_dataloader
+
+    seed = cfg.tuning.random_seed
+    sections = {
+        "quantization.calibration.dataloader": cfg.quantization.calibration.dataloader
+        if q_loader is None
+        else None,
+        "evaluation.accuracy.dataloader": cfg.evaluation.accuracy.dataloader
+        if eval_loader is None and eval_func is None and cfg.evaluation.accuracy
+        else None,
+        "evaluation.performance.dataloader": cfg.evaluation.performance.dataloader
+        if cfg.evaluation.performance
+        else None,
+    }
+    built = {}
+    for where, section in sections.items():
+        try:
+            built[where] = build_dataloader(section, where=where, seed=seed) if section else None
+        except DataError as exc:
+            raise DataError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
+    return (
+        q_loader if q_loader is not None else built["quantization.calibration.dataloader"],
+        eval_loader if eval_loader is not None else built["evaluation.accuracy.dataloader"],
+        built["evaluation.performance.dataloader"],
+    )
+
+
+def _first(*loaders: Any) -> Any:
+    """The first loader given: latency is measured on performance, else evaluation, else calibration data."""
+    return next((d for d in loaders if d is not None), None)
+
+
+def _postprocess(cfg: Config) -> list[Any]:
+    from lpot.data.builder import build_transforms
+
+    post = cfg.evaluation.accuracy.postprocess if cfg.evaluation.accuracy else None
+    if not post:
+        return []
+    try:
+        return build_transforms(post.get("transform"), "evaluation.accuracy.postprocess.transform")
+    except DataError as exc:
+        raise DataError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
 
 
 def _backend_for(model: Any, cfg: Config) -> Any:

@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tune", parents=[common], help="tune a model to meet the accuracy goal of a config")
     t.add_argument("config", help="YAML config (LPOT 1.x layout)")
     t.add_argument("--model", required=True, help="model file, e.g. model.onnx")
-    t.add_argument("--data", help=".npz with arrays 'x' and 'y' for calibration and evaluation")
+    t.add_argument("--data", help=".npz with arrays 'x' and 'y' (default: the config's dataloaders)")
     t.add_argument("--calib-data", help=".npz used for calibration only (overrides --data)")
     t.add_argument("--eval-data", help=".npz used for evaluation only (overrides --data)")
     t.add_argument("--batch-size", type=int, default=32)
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
     b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
     b.add_argument("--model", required=True)
-    b.add_argument("--data", required=True, help=".npz with array 'x' (inputs)")
+    b.add_argument("--data", help=".npz with array 'x' (default: the config's performance dataloader)")
     b.add_argument("--batch-size", type=int, default=1)
     b.add_argument("--cores-per-instance", type=int)
     b.add_argument("--num-instances", type=int)
@@ -140,7 +140,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         else plugins.backend_for(args.model)
     )
     model = backend.load_model(args.model)
-    loader = _npz(args.data, args.batch_size)
+    loader = _npz(args.data, args.batch_size) if args.data else _config_bench_loader(cfg)
     result = backend.benchmark(
         model,
         loader,
@@ -165,6 +165,23 @@ def _benchmark(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _config_bench_loader(cfg: Any) -> Any:
+    from lpot.data.builder import build_dataloader
+
+    for where, holder in (
+        ("evaluation.performance.dataloader", cfg.evaluation.performance),
+        ("evaluation.accuracy.dataloader", cfg.evaluation.accuracy),
+    ):
+        if holder is not None and holder.dataloader:
+            try:
+                return build_dataloader(holder.dataloader, where=where, seed=cfg.tuning.random_seed)
+            except DataError as exc:
+                raise DataError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
+    raise DataError(
+        "nothing to benchmark on: pass --data file.npz or declare evaluation.performance.dataloader"
+    )
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -15,7 +15,15 @@ from typing import Any
 
 from lpot.errors import BackendNotFoundError, PluginError
 
-GROUPS = ("lpot.backends", "lpot.strategies", "lpot.metrics", "lpot.objectives", "lpot.demos")
+GROUPS = (
+    "lpot.backends",
+    "lpot.strategies",
+    "lpot.metrics",
+    "lpot.objectives",
+    "lpot.demos",
+    "lpot.datasets",
+    "lpot.transforms",
+)
 
 # Which package provides a backend, for the "pip install ..." hint.
 BACKEND_PACKAGES = {

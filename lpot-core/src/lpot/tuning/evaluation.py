@@ -72,6 +72,7 @@ def make_evaluator(
     eval_dataloader: Iterable[Any] | None,
     metric_config: Any,
     higher_is_better: bool | None,
+    postprocess: Iterable[Any] = (),
 ) -> Evaluator:
     """Pick usage (b) when an eval_func is given, else usage (a); explain what is missing."""
     if eval_func is not None:
@@ -92,4 +93,28 @@ def make_evaluator(
 
     metric = create_metric(metric_config.name, dict(metric_config.params))
     direction = metric.higher_is_better if higher_is_better is None else higher_is_better
+    if postprocess:
+        metric = PostprocessedMetric(metric, list(postprocess))
     return Evaluator(backend, direction, dataloader=eval_dataloader, metric=metric)
+
+
+class PostprocessedMetric:
+    """A metric that first runs the config's postprocess transforms on ``(preds, labels)``."""
+
+    def __init__(self, metric: Metric, transforms: list[Any]) -> None:
+        import numpy as np
+
+        self.metric, self.transforms = metric, transforms
+        self.higher_is_better = metric.higher_is_better
+        self._rng = np.random.default_rng(0)
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+    def update(self, preds: Any, labels: Any) -> None:
+        for transform in self.transforms:
+            preds, labels = transform(preds, labels, self._rng)
+        self.metric.update(preds, labels)
+
+    def result(self) -> float:
+        return self.metric.result()
