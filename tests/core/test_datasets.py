@@ -188,3 +188,35 @@ def test_samples_of_different_shapes_ask_for_a_resize(tmp_path):
     )
     with pytest.raises(DataError, match="different shapes.*Resize"):
         next(iter(loader))
+
+
+@pytest.mark.parametrize("name", ["resnet50_onnx_qlinear.yaml", "resnet18_pytorch.yaml"])
+def test_original_style_configs_run_on_generated_data(tmp_path, name):
+    """LPOT 1.x example files, only their data paths pointed at images generated here."""
+    from pathlib import Path
+
+    from lpot.config import load_config
+
+    for i in range(2):
+        _png(tmp_path / "imgs" / f"{i}.png", 200, size=(300, 260))
+        _png(tmp_path / "tree" / f"class{i}" / "a.png", 100, size=(300, 260))
+    (tmp_path / "imgs" / "labels.txt").write_text("0.png 1\n1.png 2\n")
+    text = (Path(__file__).parent / "lpot1_configs" / name).read_text()
+    text = text.replace("/path/to/calibration/dataset", str(tmp_path / "imgs"))
+    text = text.replace("/path/to/calibration/label", str(tmp_path / "imgs" / "labels.txt"))
+    text = text.replace(
+        "/path/to/evaluation/dataset", str(tmp_path / ("tree" if "pytorch" in name else "imgs"))
+    )
+    text = text.replace("/path/to/evaluation/label", str(tmp_path / "imgs" / "labels.txt"))
+    (tmp_path / name).write_text(text)
+    cfg = load_config(tmp_path / name)
+    section = (
+        cfg.quantization.calibration.dataloader if "onnx" in name else cfg.evaluation.accuracy.dataloader
+    )
+    loader = build_dataloader(section, where="dataloader")
+    images, labels = next(iter(loader))
+    assert images.shape[1:] == (3, 224, 224) and images.dtype == np.float32
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    value = 200 / 255 if "onnx" in name else 100 / 255
+    np.testing.assert_allclose(images[0, :, 100, 100], (value - mean) / std, rtol=1e-4)
+    assert labels.tolist() == ([1] if "onnx" in name else [0, 1])
