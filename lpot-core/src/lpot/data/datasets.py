@@ -49,7 +49,21 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-class ImageFolder:
+class _ImageList:
+    """``samples`` of (image path, label), decoded on access."""
+
+    samples: list[tuple[Path, int]]
+    mode: str
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        path, label = self.samples[index]
+        return decode_image(path, self.mode), label
+
+
+class ImageFolder(_ImageList):
     """``root/<class name>/<image>``: labels are class indices in sorted class-name order."""
 
     def __init__(self, root: str, mode: str = "RGB", *, where: str = "ImageFolder") -> None:
@@ -61,13 +75,6 @@ class ImageFolder:
         if not self.samples:
             raise DataError(f"{where}.root: no images in class sub-folders of {str(root)!r}")
         self.mode = mode
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        path, label = self.samples[index]
-        return decode_image(path, self.mode), label
 
 
 def read_label_list(path: Path, where: str) -> list[tuple[str, int]]:
@@ -86,7 +93,7 @@ def read_label_list(path: Path, where: str) -> list[tuple[str, int]]:
     return entries
 
 
-class ImagenetRaw:
+class ImagenetRaw(_ImageList):
     """A flat folder of images and a label list of ``<file> <label>`` lines (LPOT's ImagenetRaw)."""
 
     def __init__(
@@ -105,13 +112,6 @@ class ImagenetRaw:
                 f"{where}: {len(missing)} images of the label list are missing, e.g. {missing[0]!r}"
             )
         self.mode = mode
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        path, label = self.samples[index]
-        return decode_image(path, self.mode), label
 
 
 def _find_label_file(root: Path, where: str) -> Path:
