@@ -6,12 +6,14 @@ working tree, never from PyPI, so a session always tests what is checked out.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["core", "onnxrt"]
+nox.options.sessions = ["core", "onnxrt", "report"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -34,6 +36,20 @@ def onnxrt(session: nox.Session) -> None:
     """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
     session.install("pytest>=7", "./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     _pytest(session, "tests/onnxrt")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """The HTML report in a real headless Chromium (Debian's chromium + chromium-driver, via apt)."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            session.error(
+                "the report session needs Chromium and chromedriver: apt-get install chromium chromium-driver"
+            )
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", "chromium-driver", external=True)
+    session.install("pytest>=7", "selenium>=4.10", "./lpot-core", "./tests/core/plugin_pkg")
+    _pytest(session, "tests/report")
 
 
 @nox.session(default=False)

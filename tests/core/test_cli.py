@@ -46,7 +46,7 @@ def test_tune_then_report(tmp_path):
     assert "status: met" in out.stdout
     assert "calibration passes: 1" in out.stdout
     assert (tmp_path / "out" / "recipe.json").exists()
-    report = _lpot("report", str(tmp_path / "ws"))
+    report = _lpot("report", str(tmp_path / "ws"), "--format", "text")
     assert report.returncode == 0, report.stderr
     assert "backend: toy" in report.stdout and "model-wise default" in report.stdout
 

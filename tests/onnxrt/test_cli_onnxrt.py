@@ -27,7 +27,7 @@ def test_demo_runs_end_to_end(tmp_path):
     ):
         assert needle in out.stdout
     assert (tmp_path / "ws" / "best_model" / "model.onnx").exists()
-    report = _lpot("report", str(tmp_path / "ws"))
+    report = _lpot("report", str(tmp_path / "ws"), "--format", "text")
     assert report.returncode == 0 and "backend: onnxrt" in report.stdout
 
 

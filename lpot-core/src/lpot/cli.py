@@ -48,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--num-instances", type=int)
     b.add_argument("--iterations", type=int)
 
-    r = sub.add_parser("report", parents=[common], help="run summary and trials table of a workspace")
+    r = sub.add_parser(
+        "report", parents=[common], help="report of a workspace: HTML (default), md, json, text"
+    )
     r.add_argument("workspace")
+    r.add_argument("--format", choices=("html", "md", "json", "text"), default="html")
+    r.add_argument("--output", help="file to write (default: WORKSPACE/report.<format>; text goes to stdout)")
 
     d = sub.add_parser("demo", parents=[common], help="tune the embedded default model on real data")
     d.add_argument("--name", help="which demo (default: the first installed)")
@@ -185,9 +189,15 @@ def _config_bench_loader(cfg: Any) -> Any:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from lpot.report import workspace_report
+    from lpot.report import write_report
 
-    print(workspace_report(args.workspace))
+    written = write_report(args.workspace, args.format, args.output)
+    if written is None:
+        from lpot.report import workspace_report
+
+        print(workspace_report(args.workspace))
+    else:
+        print(f"report written to {written}")
     return 0
 
 

@@ -4,8 +4,8 @@ A quantized graph keeps the original node names for FP32 and QDQ-wrapped ops, wh
 nodes are renamed by ORT (``<name>_quant``) and emit quantized tensors. For each requested op we
 read the float tensor a consumer would see: the op's own output, or the DequantizeLinear that
 follows it, or, when ORT fused it into a QLinear op, that op's output dequantized here.
-With asymmetric activations ORT folds a following Relu/Clip into the op's output range, so an
-op's INT8 output is its FP32 output *after* that activation: compare like with like.
+ORT folds a following Relu/Clip into the op's quantized output range, so an op directly followed
+by one is read after it in every graph, FP32 included: like is compared with like.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from lpot.data import split_batch
 from lpot.recipe import OpKey
 from lpot_onnxrt.sessions import feeds, make_session
 
+# Activations ORT folds into the preceding op's quantized output range (QDQ and QOperator alike).
+FOLDED_ACTIVATIONS = ("Relu", "Clip")
 # Where the output scale and zero point sit among a QOperator node's inputs (ONNX / ORT contrib specs).
 _Y_QPARAMS = {
     "QLinearConv": (6, 7),
@@ -56,6 +58,9 @@ def _float_outputs(
             dq = next((c for c in consumers.get(q.output[0], []) if c.op_type == "DequantizeLinear"), None)
             if dq is not None:
                 tensor = dq.output[0]
+        after = consumers.get(tensor, [])
+        if len(after) == 1 and after[0].op_type in FOLDED_ACTIVATIONS:
+            tensor = after[0].output[0]  # compare after the activation INT8 kernels fold in
         out[op.name] = (tensor, None)
     return out
 

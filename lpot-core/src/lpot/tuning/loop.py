@@ -25,6 +25,7 @@ from lpot.tuning.evaluation import Evaluator
 from lpot.tuning.history import SCHEMA_VERSION, History, open_history
 from lpot.tuning.progress import Progress
 from lpot.tuning.result import BUDGET_SPENT, EXHAUSTED, MET, TuningResult
+from lpot.tuning.sensitivity import op_errors
 from lpot.tuning.space import TuningSpace
 from lpot.tuning.trial import FAILED, OK, Trial
 
@@ -171,7 +172,7 @@ class _Run:
             return self._failed(index, label, recipe, f"evaluation: {exc}", t1 - t0)
         t2 = time.monotonic()
         met = self.job.criterion.is_met(baseline, accuracy, hib)
-        objective = self._measure(model) if met else None
+        objective = self._measure(model)  # for every trial: reports plot accuracy against it
         trial = Trial(
             index=index,
             recipe=recipe,
@@ -199,6 +200,13 @@ class _Run:
             error=error,
             quantize_s=seconds,
         )
+
+    def _sensitivity(self, model: Any, recipe: Recipe) -> dict[str, float]:
+        """Per-op relative error of the chosen model vs FP32, for reports."""
+        data = self.job.q_dataloader or self.job.bench_dataloader
+        if data is None or model is self.job.model:
+            return {}
+        return op_errors(self.job.backend, self.job.model, model, recipe.quantized_ops(), data)
 
     def _quantize(self, recipe: Recipe) -> Any:
         stats = self.cache.stats_for(recipe)
@@ -274,7 +282,16 @@ class _Run:
             _backend=job.backend,
         )
         self.history.write_metadata(
-            {"status": status, "stop_reason": reason, "best_trial": best.index if best else None}
+            {
+                "status": status,
+                "stop_reason": reason,
+                "best_trial": best.index if best else None,
+                "goal": goal,
+                "higher_is_better": job.evaluator.higher_is_better,
+                "objective_unit": job.objective.unit,
+                "sensitivity": self._sensitivity(model, recipe),
+                "warnings": warnings,
+            }
         )
         result.save(job.workspace / "best_model")
         return result

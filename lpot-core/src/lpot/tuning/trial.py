@@ -18,7 +18,7 @@ FAILED = "failed"
 class Trial:
     """A finished trial. ``met`` says whether its accuracy meets the criterion against the baseline.
 
-    ``objective`` is measured only for trials that meet the criterion (others cannot be chosen).
+    ``objective`` is measured for every trial that ran (reports plot accuracy against it).
     A ``failed`` trial is one the backend could not quantize; it is kept so it is never retried.
     """
 

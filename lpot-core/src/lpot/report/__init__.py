@@ -1,0 +1,35 @@
+"""Reports of a tuning run: text (terminal), Markdown and JSON (CI), self-contained HTML (people)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lpot.report.text import result_summary, table, trials_table, workspace_report
+
+__all__ = ["result_summary", "table", "trials_table", "workspace_report", "write_report"]
+
+SUFFIX = {"html": "html", "md": "md", "json": "json"}
+
+
+def write_report(workspace: str | Path, fmt: str = "html", output: str | Path | None = None) -> Path | None:
+    """Write the report of ``workspace`` as html/md/json and return its path (text: None, print it)."""
+    if fmt == "text":
+        return None
+    from lpot.report.data import load_report
+
+    data = load_report(workspace)
+    if fmt == "html":
+        from lpot.report.html import render_html
+
+        content = render_html(data)
+    elif fmt == "md":
+        from lpot.report.markdown import render_markdown
+
+        content = render_markdown(data)
+    else:
+        content = json.dumps(data.to_dict(), indent=2, default=str)
+    path = Path(output) if output else Path(workspace) / f"report.{SUFFIX[fmt]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path

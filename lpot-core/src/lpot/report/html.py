@@ -1,0 +1,92 @@
+"""Self-contained HTML report: Jinja2 template, Plotly charts with plotly.js inlined (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lpot.report.data import ReportData
+
+
+def _figures(data: ReportData) -> dict[str, str]:
+    import plotly.graph_objects as go
+
+    figures: dict[str, str] = {}
+    unit = data.meta.get("objective_unit", "")
+    ran = [t for t in data.trials if t.accuracy is not None and t.objective is not None]
+    if ran:
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=[t.objective for t in ran],
+                y=[t.accuracy for t in ran],
+                mode="markers",
+                name="trials",
+                text=[f"#{t.index} {t.label}" for t in ran],
+                marker={"color": ["#2a9d8f" if t.met else "#e76f51" for t in ran], "size": 9},
+            )
+        )
+        best = data.best
+        if best is not None and best.objective is not None and best.accuracy is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[best.objective],
+                    y=[best.accuracy],
+                    mode="markers",
+                    name=f"chosen #{best.index}",
+                    marker={"symbol": "star", "size": 18, "color": "#264653"},
+                )
+            )
+        if data.baseline_objective is not None and data.baseline_accuracy is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[data.baseline_objective],
+                    y=[data.baseline_accuracy],
+                    mode="markers",
+                    name="FP32",
+                    marker={"symbol": "diamond", "size": 12, "color": "#6c757d"},
+                )
+            )
+        if data.goal is not None:
+            fig.add_hline(y=data.goal, line_dash="dash", annotation_text="accuracy goal")
+        fig.update_layout(
+            xaxis_title=f"{data.objective_name} ({unit})",
+            yaxis_title="accuracy",
+            height=420,
+            margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        )
+        figures["scatter"] = fig.to_html(full_html=False, include_plotlyjs=False, div_id="scatter")
+    sens = [op for op in data.best_ops if op.sensitivity is not None]
+    if sens:
+        sens.sort(key=lambda op: op.sensitivity, reverse=True)
+        fig = go.Figure(
+            go.Bar(x=[op.name for op in sens], y=[op.sensitivity for op in sens], marker_color="#e9c46a")
+        )
+        fig.update_layout(
+            yaxis_title="relative MSE vs FP32", height=360, margin={"l": 60, "r": 20, "t": 30, "b": 80}
+        )
+        figures["sensitivity"] = fig.to_html(full_html=False, include_plotlyjs=False, div_id="sensitivity")
+    return figures
+
+
+def render_html(data: ReportData) -> str:
+    import jinja2
+    from plotly.offline import get_plotlyjs
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lpot.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+
+    def number(value: Any, digits: int = 4) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+    env.filters["number"] = number
+    return env.get_template("report.html.j2").render(
+        data=data,
+        meta=data.meta,
+        figures=_figures(data),
+        plotly_js=get_plotlyjs(),
+        versions=", ".join(f"{k} {v}" for k, v in data.meta.get("versions", {}).items()),
+    )
