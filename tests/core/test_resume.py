@@ -155,3 +155,18 @@ def test_nothing_to_resume(tmp_path, toy_model, toy_loaders):
             config=toy_job.config(tmp_path / "none"),
             resume=True,
         )
+
+
+def test_the_run_log_has_one_json_line_per_event(tmp_path, toy_model, toy_loaders):
+    result = lpot.tune(
+        toy_model,
+        q_dataloader=toy_loaders[0],
+        eval_func=toy_job.PenalizingEval(("fc2",)),
+        config=toy_job.config(tmp_path),
+        progress=False,
+    )
+    lines = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
+    events = [entry["event"] for entry in lines if "event" in entry]
+    assert events[:3] == ["run started", "baseline", "calibrated"]
+    assert events.count("trial") == len(result.trials) and events[-1] == "run finished"
+    assert lines[-1]["status"] == "met" and lines[-1]["calibration_passes"] == result.calibration_passes

@@ -19,6 +19,7 @@ from lpot.objectives import Objective, Performance, create_objective
 from lpot.strategies import Strategy, create_strategy
 from lpot.tuning.evaluation import make_evaluator
 from lpot.tuning.loop import TuningJob, run
+from lpot.tuning.progress import with_progress
 from lpot.tuning.result import TuningResult
 from lpot.tuning.space import build_space
 
@@ -83,6 +84,8 @@ def tune(
         postprocess=_postprocess(cfg),
     )
     workspace, resuming = _workspace(cfg, resume)
+    if evaluator.dataloader is not None:
+        evaluator.dataloader = with_progress(evaluator.dataloader, "evaluating", progress)
     job = TuningJob(
         backend=chosen,
         model=native,
@@ -91,7 +94,7 @@ def tune(
         evaluator=evaluator,
         objective=objective or _objective(cfg),
         criterion=cfg.tuning.accuracy_criterion,
-        q_dataloader=q_dataloader,
+        q_dataloader=with_progress(q_dataloader, "calibrating", progress),
         bench_dataloader=_first(bench_dataloader, eval_dataloader, q_dataloader),
         workspace=workspace,
         resume=resuming,

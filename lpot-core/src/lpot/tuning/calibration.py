@@ -17,6 +17,7 @@ from lpot.backend import Backend, CalibrationSpec, Stats
 from lpot.data import LimitedLoader
 from lpot.errors import DataError
 from lpot.recipe import Recipe
+from lpot.tuning.runlog import event
 
 log = logging.getLogger("lpot")
 
@@ -65,6 +66,13 @@ class CalibrationCache:
                 self.model, LimitedLoader(self.dataloader, spec.sampling_size), spec
             )
             self.passes += 1
+            event(
+                "calibrated",
+                algorithm=spec.algorithm,
+                sampling_size=spec.sampling_size,
+                samples=stats.samples_seen,
+                tensors=len(stats.ranges),
+            )
             self._write(stats)
         self._stats[spec] = stats
         return stats

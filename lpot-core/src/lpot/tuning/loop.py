@@ -25,6 +25,7 @@ from lpot.tuning.evaluation import Evaluator
 from lpot.tuning.history import SCHEMA_VERSION, History, open_history
 from lpot.tuning.progress import Progress
 from lpot.tuning.result import BUDGET_SPENT, EXHAUSTED, MET, TuningResult
+from lpot.tuning.runlog import RunLog, event
 from lpot.tuning.sensitivity import op_errors
 from lpot.tuning.space import TuningSpace
 from lpot.tuning.trial import FAILED, OK, Trial
@@ -77,7 +78,19 @@ def run(job: TuningJob) -> TuningResult:
         cache = CalibrationCache(
             job.backend, job.model, job.q_dataloader, store=store, model_fingerprint=fingerprint
         )
-        return _Run(job, history, cache, started).execute()
+        with RunLog(job.workspace):
+            event("run started", resume=job.resume, backend=job.backend.name, max_trials=job.max_trials)
+            result = _Run(job, history, cache, started).execute()
+            event(
+                "run finished",
+                status=result.status,
+                reason=result.stop_reason,
+                trials=len(result.trials),
+                best_trial=result.best_trial.index if result.best_trial else None,
+                calibration_passes=result.calibration_passes,
+                elapsed_s=result.elapsed_s,
+            )
+            return result
     finally:
         history.close()
 
@@ -124,6 +137,7 @@ class _Run:
                     trial = self._trial(next_index, job.strategy.label, recipe, baseline, hib)
                     next_index += 1
                     self.history.append(trial)
+                    event("trial", **{k: v for k, v in trial.to_row().items() if k != "recipe"})
                 seen[key] = trial
                 self.trials.append(trial)
                 self._consider(trial)
@@ -147,6 +161,7 @@ class _Run:
         evaluate_s = time.monotonic() - t0
         objective = self._measure(self.job.model)
         self.history.write_baseline(accuracy, objective, evaluate_s)
+        event("baseline", accuracy=accuracy, objective=objective, evaluate_s=evaluate_s)
         log.info("FP32 baseline: accuracy %.4f, %s %s", accuracy, self.job.objective.name, objective)
         return accuracy, objective
 

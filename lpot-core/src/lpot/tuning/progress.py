@@ -45,3 +45,32 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._redirect.__exit__(None, None, None)
+
+
+class ProgressLoader:
+    """A loader that shows a transient progress bar each time it is iterated (evaluation, calibration)."""
+
+    def __init__(self, loader: Any, desc: str) -> None:
+        self.loader = loader
+        self.desc = desc
+
+    def __iter__(self) -> Any:
+        from tqdm import tqdm
+
+        total = len(self.loader) if hasattr(self.loader, "__len__") else None
+        yield from tqdm(
+            self.loader,
+            desc=self.desc,
+            total=total,
+            leave=False,
+            unit="batch",
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+def with_progress(loader: Any, desc: str, enabled: bool) -> Any:
+    return ProgressLoader(loader, desc) if enabled and loader is not None else loader
