@@ -31,14 +31,26 @@ def test_demo_runs_end_to_end(tmp_path):
     assert report.returncode == 0 and "backend: onnxrt" in report.stdout
 
 
-def test_benchmark_command_with_instances(tmp_path, digits_data):
-    model, (_, _, x_val, _) = digits_data
+def test_benchmark_fp32_and_tuned_side_by_side(tmp_path, digits_data):
+    model, (x_train, _, x_val, _) = digits_data
     onnx.save(model, tmp_path / "m.onnx")
     np.savez(tmp_path / "d.npz", x=x_val[:16])
+    import lpot
+
+    tuned = lpot.tune(
+        model,
+        q_dataloader=lpot.ArrayLoader(x_train[:40], None, 20),
+        eval_func=lambda m: 1.0,
+        config={"tuning": {"workspace": {"path": str(tmp_path / "ws")}}},
+        progress=False,
+    )
+    onnx.save(tuned.model, tmp_path / "t.onnx")
     out = _lpot(
         "benchmark",
         "--model",
         str(tmp_path / "m.onnx"),
+        "--tuned",
+        str(tmp_path / "t.onnx"),
         "--data",
         str(tmp_path / "d.npz"),
         "--num-instances",
@@ -49,5 +61,30 @@ def test_benchmark_command_with_instances(tmp_path, digits_data):
         "5",
     )
     assert out.returncode == 0, out.stderr
-    row = out.stdout.strip().splitlines()[-1].split()
-    assert row[0] == "2" and row[1] == "1" and float(row[3]) > 0 and float(row[5]) > 0
+    rows = {
+        r[0]: r for r in (line.split() for line in out.stdout.splitlines()) if r[:1] in (["fp32"], ["tuned"])
+    }
+    assert set(rows) == {"fp32", "tuned"}
+    for row in rows.values():
+        instances, cores, batch, p50, p90, p99, throughput = row[1:]
+        assert (instances, cores, batch) == ("2", "1", "1")
+        assert 0 < float(p50) <= float(p90) <= float(p99) and float(throughput) > 0
+    assert "tuned vs FP32: latency" in out.stdout
+
+
+def test_benchmark_refuses_more_cores_than_the_machine_has(tmp_path, digits_data):
+    onnx.save(digits_data[0], tmp_path / "m.onnx")
+    np.savez(tmp_path / "d.npz", x=digits_data[1][2][:4])
+    out = _lpot(
+        "benchmark",
+        "--model",
+        str(tmp_path / "m.onnx"),
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--num-instances",
+        "64",
+        "--cores-per-instance",
+        "4",
+    )
+    assert out.returncode == 2
+    assert "64 instances x 4 cores = 256 cores, but this process can use" in out.stderr

@@ -17,12 +17,14 @@ __all__ = [
     "Recipe",
     "TuningResult",
     "__version__",
+    "benchmark",
     "load_config",
     "tune",
 ]
 
 _LAZY = {
     "tune": "lpot.api",
+    "benchmark": "lpot.benchmarking",
     "Config": "lpot.config",
     "load_config": "lpot.config",
     "ArrayLoader": "lpot.data",
@@ -33,6 +35,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from lpot.api import tune
+    from lpot.benchmarking import benchmark
     from lpot.config import Config, load_config
     from lpot.data import ArrayLoader
     from lpot.errors import LpotError

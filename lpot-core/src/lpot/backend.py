@@ -72,6 +72,8 @@ class BenchmarkResult:
     num_instances: int = 1
     cores_per_instance: int | None = None
     per_instance: tuple[float, ...] = field(default_factory=tuple)
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__, per_instance=list(self.per_instance))

@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
     b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
-    b.add_argument("--model", required=True)
+    b.add_argument("--model", required=True, help="the model (the FP32 one when --tuned is given)")
+    b.add_argument("--tuned", help="a tuned model to measure side by side with --model")
     b.add_argument("--data", help=".npz with array 'x' (default: the config's performance dataloader)")
     b.add_argument("--batch-size", type=int, default=1)
     b.add_argument("--cores-per-instance", type=int)
@@ -132,60 +133,19 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from lpot import plugins
-    from lpot.config import load_config
-    from lpot.report import table
+    from lpot.benchmarking import benchmark
 
-    cfg = load_config(args.config)
-    perf = cfg.evaluation.performance
-    backend = (
-        plugins.backend_by_name(cfg.model.backend_name)
-        if cfg.model.backend_name
-        else plugins.backend_for(args.model)
+    comparison = benchmark(
+        args.model,
+        _npz(args.data, args.batch_size) if args.data else None,
+        args.config,
+        tuned=args.tuned,
+        cores_per_instance=args.cores_per_instance,
+        num_instances=args.num_instances,
+        iterations=args.iterations,
     )
-    model = backend.load_model(args.model)
-    loader = _npz(args.data, args.batch_size) if args.data else _config_bench_loader(cfg)
-    result = backend.benchmark(
-        model,
-        loader,
-        cores_per_instance=args.cores_per_instance or (perf.cores_per_instance if perf else None),
-        num_instances=args.num_instances or (perf.num_of_instance if perf else 1),
-        warmup=perf.warmup if perf else 5,
-        iterations=args.iterations or (perf.iteration if perf else 50),
-    )
-    print(
-        table(
-            ["instances", "cores/inst", "batch", "latency ms", "p90 ms", "throughput/s"],
-            [
-                [
-                    result.num_instances,
-                    result.cores_per_instance,
-                    result.batch_size,
-                    result.latency_ms,
-                    result.latency_p90_ms,
-                    result.throughput,
-                ]
-            ],
-        )
-    )
+    print(comparison.table())
     return 0
-
-
-def _config_bench_loader(cfg: Any) -> Any:
-    from lpot.data.builder import build_dataloader
-
-    for where, holder in (
-        ("evaluation.performance.dataloader", cfg.evaluation.performance),
-        ("evaluation.accuracy.dataloader", cfg.evaluation.accuracy),
-    ):
-        if holder is not None and holder.dataloader:
-            try:
-                return build_dataloader(holder.dataloader, where=where, seed=cfg.tuning.random_seed)
-            except DataError as exc:
-                raise DataError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
-    raise DataError(
-        "nothing to benchmark on: pass --data file.npz or declare evaluation.performance.dataloader"
-    )
 
 
 def _report(args: argparse.Namespace) -> int:

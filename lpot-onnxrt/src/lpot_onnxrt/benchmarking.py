@@ -87,6 +87,8 @@ def benchmark(
     return BenchmarkResult(
         latency_ms=statistics.fmean(means),
         latency_p90_ms=float(np.percentile(every, 90)),
+        latency_p50_ms=float(np.percentile(every, 50)),
+        latency_p99_ms=float(np.percentile(every, 99)),
         throughput=sum(batch * 1000.0 / m for m in means),
         batch_size=batch,
         iterations=iterations,

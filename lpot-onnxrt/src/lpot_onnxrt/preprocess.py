@@ -22,10 +22,26 @@ def is_preprocessed(model: onnx.ModelProto) -> bool:
     return any(p.key == PREPROCESSED_KEY for p in model.metadata_props)
 
 
+QUANTIZED_OPS = {
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "DynamicQuantizeLinear",
+    "QLinearConv",
+    "QLinearMatMul",
+    "QGemm",
+    "ConvInteger",
+    "MatMulInteger",
+}
+
+
+def is_quantized(model: onnx.ModelProto) -> bool:
+    return any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
+
+
 def preprocess(model: onnx.ModelProto) -> onnx.ModelProto:
     """Named nodes, optimized and shape-inferred; symbolic shape inference is skipped if it fails."""
-    if is_preprocessed(model):
-        return model
+    if is_preprocessed(model) or is_quantized(model):
+        return model  # a quantized graph must not be re-optimized: constant folding could undo it
     from onnxruntime.quantization import quant_pre_process
 
     named = name_nodes(model)

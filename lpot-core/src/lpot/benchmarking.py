@@ -1,0 +1,134 @@
+"""``lpot.benchmark``: latency and throughput of one model, or FP32 and tuned side by side.
+
+Settings follow the original config (``evaluation.performance``: ``warmup``, ``iteration``,
+``configs.cores_per_instance``, ``configs.num_of_instance``); instances run as separate processes
+pinned to disjoint cores by the backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lpot.backend import BenchmarkResult
+from lpot.errors import ConfigError, DataError
+
+
+@dataclass
+class BenchmarkComparison:
+    """Results by model label ("model", or "fp32" and "tuned"); ``speedup`` is FP32 / tuned latency."""
+
+    results: dict[str, BenchmarkResult]
+
+    @property
+    def speedup(self) -> float | None:
+        if {"fp32", "tuned"} <= set(self.results):
+            return self.results["fp32"].latency_ms / self.results["tuned"].latency_ms
+        return None
+
+    def table(self) -> str:
+        from lpot.report.text import table
+
+        rows = [
+            [
+                label,
+                r.num_instances,
+                r.cores_per_instance,
+                r.batch_size,
+                r.latency_p50_ms,
+                r.latency_p90_ms,
+                r.latency_p99_ms,
+                r.throughput,
+            ]
+            for label, r in self.results.items()
+        ]
+        text = table(
+            ["model", "instances", "cores/inst", "batch", "p50 ms", "p90 ms", "p99 ms", "throughput/s"], rows
+        )
+        if self.speedup is not None:
+            fp32, tuned = self.results["fp32"], self.results["tuned"]
+            text += (
+                f"\n\ntuned vs FP32: latency {self.speedup:.2f}x faster, "
+                f"throughput {tuned.throughput / fp32.throughput:.2f}x"
+            )
+        return text
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def check_cores(cores_per_instance: int | None, num_instances: int) -> None:
+    have = available_cores()
+    if num_instances < 1:
+        raise ConfigError(
+            f"evaluation.performance.configs.num_of_instance: expected >= 1, got {num_instances}"
+        )
+    if cores_per_instance is not None and cores_per_instance * num_instances > have:
+        raise ConfigError(
+            f"evaluation.performance.configs: {num_instances} instances x {cores_per_instance} cores = "
+            f"{num_instances * cores_per_instance} cores, but this process can use {have}; "
+            "lower cores_per_instance or num_of_instance"
+        )
+    if cores_per_instance is None and num_instances > have:
+        raise ConfigError(
+            f"evaluation.performance.configs.num_of_instance: {num_instances} instances on {have} cores"
+        )
+
+
+def benchmark(
+    model: Any,
+    dataloader: Iterable[Any] | None = None,
+    config: Any = None,
+    *,
+    tuned: Any = None,
+    backend: Any = None,
+    cores_per_instance: int | None = None,
+    num_instances: int | None = None,
+    warmup: int | None = None,
+    iterations: int | None = None,
+) -> BenchmarkComparison:
+    """Benchmark ``model`` (and ``tuned`` next to it, same data and settings, interleaved per model)."""
+    from lpot import plugins
+    from lpot.config import load_config
+    from lpot.data.builder import build_dataloader
+
+    cfg = load_config(config)
+    perf = cfg.evaluation.performance
+    cores = (
+        cores_per_instance if cores_per_instance is not None else (perf.cores_per_instance if perf else None)
+    )
+    instances = num_instances or (perf.num_of_instance if perf else 1)
+    check_cores(cores, instances)
+    if dataloader is None:
+        section = (perf.dataloader if perf else None) or (
+            cfg.evaluation.accuracy.dataloader if cfg.evaluation.accuracy else None
+        )
+        if not section:
+            raise DataError(
+                "nothing to benchmark on: pass a dataloader or declare evaluation.performance.dataloader"
+            )
+        dataloader = build_dataloader(
+            section, where="evaluation.performance.dataloader", seed=cfg.tuning.random_seed
+        )
+    chosen = backend or (
+        plugins.backend_by_name(cfg.model.backend_name)
+        if cfg.model.backend_name
+        else plugins.backend_for(model)
+    )
+    models: Mapping[str, Any] = {"fp32": model, "tuned": tuned} if tuned is not None else {"model": model}
+    results = {}
+    for label, m in models.items():
+        results[label] = chosen.benchmark(
+            chosen.load_model(m),
+            dataloader,
+            cores_per_instance=cores,
+            num_instances=instances,
+            warmup=warmup if warmup is not None else (perf.warmup if perf else 5),
+            iterations=iterations
+            if iterations is not None
+            else (perf.iteration if perf and perf.iteration > 0 else 50),
+        )
+    return BenchmarkComparison(results)
