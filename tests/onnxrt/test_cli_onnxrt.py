@@ -61,9 +61,8 @@ def test_benchmark_fp32_and_tuned_side_by_side(tmp_path, digits_data):
         "5",
     )
     assert out.returncode == 0, out.stderr
-    rows = {
-        r[0]: r for r in (line.split() for line in out.stdout.splitlines()) if r[:1] in (["fp32"], ["tuned"])
-    }
+    table = [line.split() for line in out.stdout.splitlines()]
+    rows = {r[0]: r for r in table if r[:1] in (["fp32"], ["tuned"]) and r[1].isdigit()}
     assert set(rows) == {"fp32", "tuned"}
     for row in rows.values():
         instances, cores, batch, p50, p90, p99, throughput = row[1:]
