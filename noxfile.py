@@ -34,7 +34,7 @@ def core(session: nox.Session) -> None:
 @nox.session
 def onnxrt(session: nox.Session) -> None:
     """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
-    session.install("pytest>=7", "./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
+    session.install("pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     _pytest(session, "tests/onnxrt")
 
 

@@ -190,3 +190,15 @@ def test_static_quantization_without_calibration_data_is_a_data_error(tmp_path, 
         lpot.tune(
             toy_model, eval_func=toy_job.PenalizingEval(), config=toy_job.config(tmp_path), progress=False
         )
+
+
+def test_tensorboard_without_its_package_fails_before_tuning(tmp_path, toy_model, toy_loaders):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboardX") is not None:
+        pytest.skip("tensorboardX is installed here; the core session runs without it")
+    evaluate = toy_job.PenalizingEval()
+    cfg = {**toy_job.config(tmp_path), "tensorboard": True}
+    with pytest.raises(ConfigError, match=r"pip install 'lpot-core\[tensorboard\]'"):
+        lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_func=evaluate, config=cfg)
+    assert evaluate.calls == 0

@@ -17,6 +17,7 @@ from lpot.errors import ConfigError, DataError
 from lpot.isa import cpu_features
 from lpot.objectives import Objective, Performance, create_objective
 from lpot.strategies import Strategy, create_strategy
+from lpot.tensorboard import require_writer
 from lpot.tuning.evaluation import make_evaluator
 from lpot.tuning.loop import TuningJob, run
 from lpot.tuning.progress import with_progress
@@ -83,6 +84,9 @@ def tune(
         higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
         postprocess=_postprocess(cfg),
     )
+    tensorboard = cfg.tensorboard or cfg.tuning.tensorboard
+    if tensorboard:
+        require_writer()  # fail now, not after hours of tuning
     workspace, resuming = _workspace(cfg, resume)
     if evaluator.dataloader is not None:
         evaluator.dataloader = with_progress(evaluator.dataloader, "evaluating", progress)
@@ -104,6 +108,7 @@ def tune(
         config_hash=cfg.hash(),
         run_metadata=_run_metadata(chosen, cfg, evaluator.description),
         progress=progress,
+        tensorboard=tensorboard,
     )
     return run(job)
 

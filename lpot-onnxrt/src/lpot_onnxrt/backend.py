@@ -94,6 +94,12 @@ class OnnxRuntimeBackend:
 
         return inspect(model, dataloader, ops)
 
+    def op_weights(self, model: Any, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+        """Optional protocol member: weights as each op computes with them (for TensorBoard)."""
+        from lpot_onnxrt.inspection import op_weights
+
+        return op_weights(model, ops)
+
     def benchmark(
         self,
         model: Any,

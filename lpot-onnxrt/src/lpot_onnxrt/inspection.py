@@ -93,3 +93,41 @@ def inspect(model: onnx.ModelProto, dataloader: Iterable[Any], ops: Iterable[OpK
                 array = (array.astype(np.float32) - zero.astype(np.float32)) * scale
             collected[op].append(np.asarray(array, dtype=np.float32))
     return {op: np.concatenate(chunks) for op, chunks in collected.items() if chunks}
+
+
+def _dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, axis: int) -> np.ndarray:
+    scale = np.asarray(scale, np.float32)
+    zero = np.zeros_like(scale) if zero is None else np.asarray(zero, np.float32)
+    if scale.size > 1:
+        shape = [1] * q.ndim
+        shape[axis] = scale.size
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    return (q.astype(np.float32) - zero) * scale
+
+
+def op_weights(model: onnx.ModelProto, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    """Each op's weight as it computes with it: FP32 initializer, or INT8 dequantized (QDQ, QOperator)."""
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    producers = {out: n for n in model.graph.node for out in n.output}
+    nodes = {n.name: n for n in model.graph.node}
+    out = {}
+    for op in ops:
+        node = nodes.get(op.name) or nodes.get(f"{op.name}_quant")
+        if node is None:
+            continue
+        if node.op_type in ("QLinearConv", "QLinearMatMul") and node.input[3] in inits:
+            axis = 0 if node.op_type == "QLinearConv" else 1
+            out[op.name] = _dequantize(
+                inits[node.input[3]], inits[node.input[4]], inits.get(node.input[5]), axis
+            )
+        elif len(node.input) > 1 and node.input[1] in inits:
+            out[op.name] = inits[node.input[1]].astype(np.float32)
+        elif (
+            len(node.input) > 1
+            and (dq := producers.get(node.input[1])) is not None
+            and dq.op_type == "DequantizeLinear"
+        ):
+            axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+            zero = inits.get(dq.input[2]) if len(dq.input) > 2 else None
+            out[op.name] = _dequantize(inits[dq.input[0]], inits[dq.input[1]], zero, axis)
+    return out

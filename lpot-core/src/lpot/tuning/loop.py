@@ -20,6 +20,7 @@ from lpot.errors import EvaluationError, LpotError, QuantizationError
 from lpot.objectives import Objective
 from lpot.recipe import Recipe
 from lpot.strategies.base import Strategy
+from lpot.tensorboard import write_tensorboard
 from lpot.tuning.calibration import CalibrationCache
 from lpot.tuning.evaluation import Evaluator
 from lpot.tuning.history import SCHEMA_VERSION, History, open_history
@@ -54,6 +55,7 @@ class TuningJob:
     config_hash: str
     run_metadata: dict[str, Any]
     progress: bool = True
+    tensorboard: bool = False
 
 
 def run(job: TuningJob) -> TuningResult:
@@ -309,6 +311,18 @@ class _Run:
             }
         )
         result.save(job.workspace / "best_model")
+        if job.tensorboard and model is not job.model:
+            data = job.q_dataloader or job.bench_dataloader
+            logdir = write_tensorboard(
+                job.workspace / "tensorboard",
+                job.backend,
+                job.model,
+                model,
+                recipe.quantized_ops(),
+                data or [],
+                step=best.index if best else 0,
+            )
+            event("tensorboard", logdir=str(logdir))
         return result
 
 
