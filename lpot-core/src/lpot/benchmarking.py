@@ -89,6 +89,7 @@ def benchmark(
     num_instances: int | None = None,
     warmup: int | None = None,
     iterations: int | None = None,
+    progress: bool = True,
 ) -> BenchmarkComparison:
     """Benchmark ``model`` (and ``tuned`` next to it, same data and settings, interleaved per model)."""
     from lpot import plugins
@@ -120,7 +121,11 @@ def benchmark(
     )
     models: Mapping[str, Any] = {"fp32": model, "tuned": tuned} if tuned is not None else {"model": model}
     results = {}
-    for label, m in models.items():
+    from tqdm import tqdm
+
+    for label, m in tqdm(
+        models.items(), desc="benchmarking", unit="model", leave=False, disable=not progress
+    ):
         results[label] = chosen.benchmark(
             chosen.load_model(m),
             dataloader,

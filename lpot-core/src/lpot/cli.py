@@ -143,6 +143,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         cores_per_instance=args.cores_per_instance,
         num_instances=args.num_instances,
         iterations=args.iterations,
+        progress=not args.quiet,
     )
     print(comparison.table())
     return 0
