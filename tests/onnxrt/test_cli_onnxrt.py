@@ -65,7 +65,8 @@ def test_benchmark_fp32_and_tuned_side_by_side(tmp_path, digits_data):
     rows = {r[0]: r for r in table if r[:1] in (["fp32"], ["tuned"]) and r[1].isdigit()}
     assert set(rows) == {"fp32", "tuned"}
     for row in rows.values():
-        instances, cores, batch, p50, p90, p99, throughput = row[1:]
+        instances, cores, batch, p50, p90, p99, throughput, per_instance = row[1:]
+        assert len(per_instance.split("/")) == 2 and all(float(v) > 0 for v in per_instance.split("/"))
         assert (instances, cores, batch) == ("2", "1", "1")
         assert 0 < float(p50) <= float(p90) <= float(p99) and float(throughput) > 0
     assert "tuned vs FP32: latency" in out.stdout

@@ -41,12 +41,12 @@ class BenchmarkComparison:
                 r.latency_p90_ms,
                 r.latency_p99_ms,
                 r.throughput,
+                "/".join(f"{v:.3g}" for v in r.per_instance) or "-",
             ]
             for label, r in self.results.items()
         ]
-        text = table(
-            ["model", "instances", "cores/inst", "batch", "p50 ms", "p90 ms", "p99 ms", "throughput/s"], rows
-        )
+        headers = ["model", "instances", "cores/inst", "batch", "p50 ms", "p90 ms", "p99 ms", "throughput/s"]
+        text = table([*headers, "per-instance median ms"], rows)
         if self.speedup is not None:
             fp32, tuned = self.results["fp32"], self.results["tuned"]
             text += (
