@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpot.errors import ResumeError
-from lpot.tuning.history import FILENAME, History
+from lpot.tuning.history import read_workspace
 
 
 @dataclass
@@ -64,13 +63,7 @@ def _number(value: float | None) -> float | None:
 
 
 def load_report(workspace: str | Path) -> ReportData:
-    path = Path(workspace) / FILENAME
-    if not path.exists():
-        raise ResumeError(f"no tuning history in {workspace}: {path} does not exist")
-    with History(path) as history:
-        meta = history.metadata()
-        baseline = history.baseline()
-        trials = history.trials()
+    meta, baseline, trials = read_workspace(workspace)
     rows = [
         TrialRow(
             t.index,

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lpot.errors import ResumeError
-from lpot.tuning.history import FILENAME, History
+from lpot.tuning.history import read_workspace
 from lpot.tuning.trial import Trial
 
 if TYPE_CHECKING:
@@ -81,13 +80,7 @@ def result_summary(result: TuningResult) -> str:
 
 def workspace_report(workspace: str | Path) -> str:
     """The run's metadata and its trials table, read from ``<workspace>/history.sqlite``."""
-    path = Path(workspace) / FILENAME
-    if not path.exists():
-        raise ResumeError(f"no tuning history in {workspace}: {path} does not exist")
-    with History(path) as history:
-        meta = history.metadata()
-        baseline = history.baseline()
-        trials = history.trials()
+    meta, baseline, trials = read_workspace(workspace)
     versions = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
     lines = [
         f"workspace: {workspace}",

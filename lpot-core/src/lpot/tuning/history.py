@@ -124,3 +124,14 @@ def open_history(workspace: Path, *, resume: bool) -> History:
         if meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
             raise ResumeError(f"{path} was written by an incompatible lpot (schema {meta['schema_version']})")
     return history
+
+
+def read_workspace(
+    workspace: str | Path,
+) -> tuple[dict[str, Any], tuple[float, float | None] | None, list[Trial]]:
+    """(run metadata, baseline, trials) of a finished or interrupted run, for reports."""
+    path = Path(workspace) / FILENAME
+    if not path.exists():
+        raise ResumeError(f"no tuning history in {workspace}: {path} does not exist")
+    with History(path) as history:
+        return history.metadata(), history.baseline(), history.trials()
