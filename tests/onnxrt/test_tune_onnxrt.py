@@ -84,43 +84,6 @@ def test_metric_usage_with_yaml_and_model_path(tmp_path, digits):
     assert saved.suffix == ".onnx" and (tmp_path / "out" / "recipe.json").exists()
 
 
-def test_forced_fallback_calibrates_once_across_trials(tmp_path, digits):
-    model, calib, _, (x_val, y_val) = digits
-    first = lpot.tune(
-        model,
-        q_dataloader=calib,
-        eval_func=lambda m: _accuracy(m, x_val, y_val),
-        config={"tuning": {"workspace": {"path": str(tmp_path / "probe")}}},
-        progress=False,
-    )
-    sensitive = sorted(_int8_consumers(first.model))[:1]
-    assert sensitive
-
-    def picky(m):
-        """Real accuracy, minus 0.5 while the sensitive op runs in INT8."""
-        penalty = 0.5 if set(sensitive) & _int8_consumers(m) else 0.0
-        return _accuracy(m, x_val, y_val) - penalty
-
-    result = lpot.tune(
-        model,
-        q_dataloader=calib,
-        eval_func=picky,
-        config={"tuning": {"workspace": {"path": str(tmp_path / "ws")}}},
-        progress=False,
-    )
-    assert result.status == "met"
-    assert len(result.trials) > 3
-    specs = {
-        (alg, t.recipe.calib_sampling_size)
-        for t in result.trials
-        for alg in t.recipe.calibration_algorithms()
-    }
-    assert result.calibration_passes == len(specs) < len(result.trials)  # once per spec, never per trial
-    assert sensitive[0] not in _int8_consumers(result.model)
-    assert _int8_consumers(result.model), "other ops must stay INT8"
-    assert sensitive[0] in {op.name for op in result.recipe.fp32_ops()}
-
-
 def test_missing_model_file(tmp_path, digits):
     _, calib, _, _ = digits
     with pytest.raises(ModelError, match="nope.onnx"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 from collections.abc import Callable, Iterable, Mapping
@@ -23,8 +22,6 @@ from lpot.tuning.loop import TuningJob, run
 from lpot.tuning.progress import with_progress
 from lpot.tuning.result import TuningResult
 from lpot.tuning.space import build_space
-
-log = logging.getLogger("lpot")
 
 DYNAMIC = "post_training_dynamic_quant"
 
