@@ -25,18 +25,29 @@ class Objective(Protocol):
 
 
 class Performance:
-    """Mean latency per batch in ms, by the backend's own benchmark (one instance, all cores)."""
+    """Median latency per batch in ms, by the backend's own benchmark (one instance, all cores).
+
+    Measured for every trial, so its cost is bounded: a short probe estimates the latency and the
+    measurement then takes about ``budget_s`` seconds (``min_iterations`` to ``iterations`` runs).
+    """
 
     name = "performance"
     unit = "ms"
     higher_is_better = False
 
-    def __init__(self, warmup: int = 3, iterations: int = 20) -> None:
+    def __init__(
+        self, warmup: int = 3, iterations: int = 20, min_iterations: int = 5, budget_s: float = 2.0
+    ) -> None:
         self.warmup = warmup
         self.iterations = iterations
+        self.min_iterations = min_iterations
+        self.budget_s = budget_s
 
     def measure(self, backend: Backend, model: object, dataloader: DataLoader) -> float:
-        result = backend.benchmark(model, dataloader, warmup=self.warmup, iterations=self.iterations)
+        probe = backend.benchmark(model, dataloader, warmup=1, iterations=2)
+        affordable = int(self.budget_s * 1000.0 / max(probe.latency_ms, 1e-6))
+        iterations = max(self.min_iterations, min(self.iterations, affordable))
+        result = backend.benchmark(model, dataloader, warmup=self.warmup, iterations=iterations)
         return float(result.latency_ms)
 
 
