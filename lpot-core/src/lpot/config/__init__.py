@@ -1,37 +1,7 @@
-"""Configuration: dataclass schema and the YAML/dict loader (LPOT 1.x layout accepted)."""
+"""Configuration: the dataclass schema and the YAML/dict loader (LPOT 1.x layout accepted)."""
 
+from lpot.config import schema
 from lpot.config.loader import load_config
-from lpot.config.schema import (
-    AccuracyConfig,
-    AccuracyCriterion,
-    CalibrationConfig,
-    Config,
-    EvaluationConfig,
-    ExitPolicy,
-    MetricConfig,
-    ModelConfig,
-    PerformanceConfig,
-    QuantizationConfig,
-    StrategyConfig,
-    TensorRules,
-    TuningConfig,
-    WorkspaceConfig,
-)
+from lpot.config.schema import *  # noqa: F403  (the classes listed in schema.__all__)
 
-__all__ = [
-    "AccuracyConfig",
-    "AccuracyCriterion",
-    "CalibrationConfig",
-    "Config",
-    "EvaluationConfig",
-    "ExitPolicy",
-    "MetricConfig",
-    "ModelConfig",
-    "PerformanceConfig",
-    "QuantizationConfig",
-    "StrategyConfig",
-    "TensorRules",
-    "TuningConfig",
-    "WorkspaceConfig",
-    "load_config",
-]
+__all__ = [*schema.__all__, "load_config"]

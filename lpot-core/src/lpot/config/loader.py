@@ -1,340 +1,273 @@
-"""Load a config from YAML (LPOT 1.x layout), a dict, or a Config, with precise errors.
+"""Load a config from YAML (the LPOT 1.x layout), a dict, or a Config, with one-line errors.
 
-Every error names the file, the dotted key path, the value found and what was expected; unknown
-keys get a "did you mean". Dataset, transform and dataloader sub-trees are kept raw (they are
-validated when data is built), so a config whose dataset root is absent here still loads.
+Every error names the file, the dotted key from the root, the value found and what was expected;
+unknown keys get a "did you mean". The loader only maps the YAML layout onto the schema's
+constructors (which do the value checks); dataset, transform and dataloader sub-trees are kept
+raw and validated when data is built, so a config whose dataset root is absent still loads.
 """
 
 from __future__ import annotations
 
-import difflib
+import copy
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from lpot.config import schema as s
+from lpot.config import _checks as c
+from lpot.config._checks import InvalidField
+from lpot.config.evaluation import (
+    THREAD_KEYS,
+    AccuracyConfig,
+    EvaluationConfig,
+    MetricConfig,
+    PerformanceConfig,
+)
+from lpot.config.schema import RAW_SECTIONS, CalibrationConfig, Config, ModelConfig, QuantizationConfig
+from lpot.config.tuning import (
+    TUNING_EXTRA_KEYS,
+    AccuracyCriterion,
+    ExitPolicy,
+    StrategyConfig,
+    TuningConfig,
+    WorkspaceConfig,
+)
 from lpot.errors import ConfigError
-from lpot.recipe import ALGORITHMS, DTYPES, GRANULARITIES, SCHEMES
 
-# Sections of later LPOT releases that lpot keeps as raw mappings for the features that use them.
-RAW_SECTIONS = ("pruning", "distillation", "graph_optimization", "mixed_precision", "benchmark", "nas")
-TENSOR_VOCAB: dict[str, tuple[str, ...]] = {
-    "dtype": DTYPES,
-    "scheme": SCHEMES,
-    "granularity": GRANULARITIES,
-    "algorithm": ALGORITHMS,
-}
-ALIASES = {"algorithm": {"entropy": "kl"}, "dtype": {"float32": "fp32", "bfloat16": "bf16"}}
+SECTIONS = ("version", "model", "device", "quantization", "evaluation", "tuning", "tensorboard")
+ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | Config | None
 
 
-class _Ctx:
-    """Where we are: the source file (for messages) and helpers that raise with the key path."""
-
-    def __init__(self, source: str | None) -> None:
-        self.source = source
-
-    def error(self, path: str, message: str) -> ConfigError:
-        prefix = f"{self.source}: " if self.source else ""
-        return ConfigError(f"{prefix}{path}: {message}" if path else f"{prefix}{message}")
-
-    def mapping(self, value: Any, path: str) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.error(path, f"expected a mapping of keys, got {_show(value)}")
-        return value
-
-    def keys(self, data: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None:
-        allowed = list(allowed)
-        for key in data:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else str(key)
-                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(allowed)}"
-                prefix = f"{self.source}: " if self.source else ""
-                raise ConfigError(f"{prefix}unknown key {where!r}{hint}")
-
-    def integer(self, value: Any, path: str, *, minimum: int = 1) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise self.error(path, f"expected {what}, got {_show(value)}")
-        return value
-
-    def number(self, value: Any, path: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(path, f"expected a number, got {_show(value)}")
-        return float(value)
-
-    def boolean(self, value: Any, path: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.error(path, f"expected true or false, got {_show(value)}")
-        return value
-
-    def string(self, value: Any, path: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise self.error(path, f"expected a non-empty string, got {_show(value)}")
-        return value
-
-    def strings(self, value: Any, path: str) -> tuple[str, ...]:
-        """A list, or LPOT's flow string ``"a, b"``, or one scalar."""
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise self.error(path, f"expected a string or a list of strings, got {_show(value)}")
-
-
-def _show(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | s.Config | None = None) -> s.Config:
-    """A validated :class:`Config` from a YAML path, a dict, a Config, or defaults for None."""
+def load_config(source: ConfigSource = None) -> Config:
+    """A validated :class:`Config` from a YAML path, a dict in the same layout, a Config, or None (defaults)."""
     if source is None:
-        return s.Config()
-    if isinstance(source, s.Config):
+        return Config()
+    if isinstance(source, Config):
         return source
     if isinstance(source, Mapping):
-        return parse_config(source, None)
+        return parse_config(source)
     if isinstance(source, (str, os.PathLike)):
-        return parse_config(_read_yaml(Path(source)), str(source))
-    raise ConfigError(f"config must be a YAML path, a dict or lpot.Config, got {type(source).__name__}")
+        path = os.fspath(source)
+        return parse_config(read_yaml(path), source=path)
+    raise ConfigError(
+        f"config must be a YAML file path, a dict or an lpot.Config, got {type(source).__name__}"
+    )
 
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
-    if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+def read_yaml(path: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file (``yaml.safe_load``); an empty file is ``{}``."""
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(f"config file {path!r} does not exist")
+    if file.is_dir():
+        raise ConfigError(f"config file {path!r} is a directory; give the path of the YAML file in it")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from exc
+        text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc})") from exc
+        raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+        duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader), "", set())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML{_yaml_problem(exc)}") from None
+    if duplicate:
+        raise ConfigError(f"{path}: {duplicate}")
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections (model, quantization, evaluation, "
+            f"tuning, ...), got {type(data).__name__}"
+        )
+    return dict(data)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f": {exc}"
+    mark, problem = exc.problem_mark, exc.problem or "invalid syntax"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    context = ""
+    if exc.context and exc.context_mark:
+        cm = exc.context_mark
+        context = f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
+    if "'\\t'" in problem:
+        problem += "; indent with spaces, not tabs"
+    return f"{where}: {problem}{context}"
+
+
+def _duplicate_key(node: yaml.Node, path: str, seen_nodes: set[int]) -> str | None:
+    """PyYAML silently keeps the last of two equal keys; say so instead (with both lines)."""
+    if id(node) in seen_nodes:
+        return None
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            where = f"{path}.{key}" if path else str(key)
+            if key is not None and key_node.tag != "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    return (
+                        f"duplicate key {where!r} at line {line} (first at line {first_line[key]}); "
+                        "YAML would keep only the last one: merge or remove one of them"
+                    )
+                first_line[key] = line
+            found = _duplicate_key(value_node, where, seen_nodes)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, f"{path}[{i}]", seen_nodes)
+            if found:
+                return found
+    return None
+
+
+def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
+    """Validate ``data`` (the YAML layout) into a Config; ``source`` prefixes every message."""
+    try:
+        if not isinstance(data, Mapping):
+            raise InvalidField("", f"the top level must be a mapping of sections, got {c.show(data)}")
+        return _config(copy.deepcopy(dict(data)), source)
+    except InvalidField as exc:
+        raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
+
+
+def _config(data: dict[str, Any], source: str | None) -> Config:
+    c.check_keys(data, (*SECTIONS, *RAW_SECTIONS))
+    raw = {k: c.mapping(data[k], k) or {} for k in RAW_SECTIONS if k in data}
+    scalars = {k: data.get(k) for k in ("version", "device", "tensorboard")}
+    return c.nested(
+        "",
+        Config,
+        model=_model(data.get("model")),
+        quantization=_quantization(data.get("quantization")),
+        evaluation=_evaluation(data.get("evaluation")),
+        tuning=_tuning(data.get("tuning")),
+        extra_sections=raw,
+        source=source,
+        **_given(scalars),
+    )
+
+
+def _section(value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The mapping at ``path`` (``{}`` when absent or null), its keys checked against ``allowed``."""
+    data = c.mapping(value, path, "of keys") or {}
+    c.check_keys(data, allowed, prefix=f"{path}.")
     return data
 
 
-def parse_config(data: Mapping[str, Any], source: str | None) -> s.Config:
-    ctx = _Ctx(source)
-    data = ctx.mapping(data, "")
-    top = ("version", "model", "device", "quantization", "evaluation", "tuning", "tensorboard", *RAW_SECTIONS)
-    ctx.keys(data, "", top)
-    try:
-        return s.Config(
-            version=None if data.get("version") is None else str(data["version"]),
-            model=_model(ctx, ctx.mapping(data.get("model"), "model")),
-            device=ctx.string(data.get("device", "cpu"), "device"),
-            quantization=_quantization(ctx, ctx.mapping(data.get("quantization"), "quantization")),
-            evaluation=_evaluation(ctx, ctx.mapping(data.get("evaluation"), "evaluation")),
-            tuning=_tuning(ctx, ctx.mapping(data.get("tuning"), "tuning")),
-            tensorboard=ctx.boolean(data.get("tensorboard", False), "tensorboard"),
-            extra_sections={k: data[k] for k in RAW_SECTIONS if k in data},
-            source=source,
-        )
-    except ConfigError as exc:
-        if source and not str(exc).startswith(source):
-            raise ConfigError(f"{source}: {exc}") from None
-        raise
+def _given(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A YAML null (``key:`` with nothing after it) means "not given": the default applies."""
+    return {k: v for k, v in data.items() if v is not None}
 
 
-def _model(ctx: _Ctx, d: Mapping[str, Any]) -> s.ModelConfig:
-    ctx.keys(d, "model", ("name", "framework", "inputs", "outputs"))
-    return s.ModelConfig(
-        name=ctx.string(d.get("name", "model"), "model.name"),
-        framework=None if d.get("framework") is None else ctx.string(d["framework"], "model.framework"),
-        inputs=ctx.strings(d.get("inputs", ()), "model.inputs"),
-        outputs=ctx.strings(d.get("outputs", ()), "model.outputs"),
-    )
+def _model(value: Any) -> ModelConfig:
+    d = _section(value, "model", ("name", "framework", "inputs", "outputs"))
+    return c.nested("model", ModelConfig, **_given(d))
 
 
-def _sampling_sizes(ctx: _Ctx, value: Any, path: str) -> tuple[int, ...]:
-    if isinstance(value, str):
-        try:
-            return tuple(ctx.integer(int(v), path) for v in value.split(",") if v.strip())
-        except ValueError:
-            raise ctx.error(
-                path, f"expected an integer or a list like '50, 100', got {_show(value)}"
-            ) from None
-    if isinstance(value, (list, tuple)):
-        return tuple(ctx.integer(v, path) for v in value)
-    return (ctx.integer(value, path),)
+def _quantization(value: Any) -> QuantizationConfig:
+    path = "quantization"
+    keys = ("approach", "calibration", "model_wise", "op_wise", "recipes", "train", "advance")
+    d = _section(value, path, keys)
+    cal = _section(d.pop("calibration", None), f"{path}.calibration", ("sampling_size", "dataloader"))
+    calibration = c.nested(f"{path}.calibration", CalibrationConfig, **_given(cal))
+    return c.nested(path, QuantizationConfig, calibration=calibration, **_given(d))
 
 
-def _quantization(ctx: _Ctx, d: Mapping[str, Any]) -> s.QuantizationConfig:
-    ctx.keys(
-        d, "quantization", ("approach", "calibration", "model_wise", "op_wise", "recipes", "train", "advance")
-    )
-    cal = ctx.mapping(d.get("calibration"), "quantization.calibration")
-    ctx.keys(cal, "quantization.calibration", ("sampling_size", "dataloader"))
-    op_wise = ctx.mapping(d.get("op_wise"), "quantization.op_wise")
-    return s.QuantizationConfig(
-        approach=ctx.string(d.get("approach", "post_training_static_quant"), "quantization.approach"),
-        calibration=s.CalibrationConfig(
-            sampling_size=_sampling_sizes(
-                ctx, cal.get("sampling_size", 100), "quantization.calibration.sampling_size"
-            ),
-            dataloader=_raw(ctx, cal.get("dataloader"), "quantization.calibration.dataloader"),
-        ),
-        model_wise=_rules(ctx, d.get("model_wise"), "quantization.model_wise"),
-        op_wise={str(k): _rules(ctx, v, f"quantization.op_wise.{k}") for k, v in op_wise.items()},
-        recipes=dict(ctx.mapping(d.get("recipes"), "quantization.recipes")),
-    )
-
-
-def _rules(ctx: _Ctx, value: Any, path: str) -> s.TensorRules:
-    d = ctx.mapping(value, path)
-    ctx.keys(d, path, ("activation", "weight"))
-    parts = {}
-    for tensor in ("activation", "weight"):
-        t = ctx.mapping(d.get(tensor), f"{path}.{tensor}")
-        ctx.keys(t, f"{path}.{tensor}", TENSOR_VOCAB)
-        parts[tensor] = {attr: _values(ctx, attr, v, f"{path}.{tensor}.{attr}") for attr, v in t.items()}
-    return s.TensorRules(**parts)
-
-
-def _values(ctx: _Ctx, attr: str, value: Any, path: str) -> tuple[str, ...]:
-    values = ctx.strings(value, path)
-    out = []
-    for v in values:
-        v = ALIASES.get(attr, {}).get(v, v)
-        if v not in TENSOR_VOCAB[attr]:
-            raise ctx.error(path, f"expected one of {', '.join(TENSOR_VOCAB[attr])}, got {v!r}")
-        out.append(v)
-    return tuple(out)
-
-
-def _raw(ctx: _Ctx, value: Any, path: str) -> Mapping[str, Any] | None:
-    return None if value is None else dict(ctx.mapping(value, path))
-
-
-def _evaluation(ctx: _Ctx, d: Mapping[str, Any]) -> s.EvaluationConfig:
-    ctx.keys(d, "evaluation", ("accuracy", "performance"))
+def _evaluation(value: Any) -> EvaluationConfig:
+    d = _section(value, "evaluation", ("accuracy", "performance"))
     accuracy = performance = None
-    if "accuracy" in d:
-        a = ctx.mapping(d["accuracy"], "evaluation.accuracy")
-        ctx.keys(a, "evaluation.accuracy", ("metric", "dataloader", "postprocess", "configs"))
-        accuracy = s.AccuracyConfig(
-            metric=_metric(ctx, a.get("metric"), "evaluation.accuracy.metric"),
-            dataloader=_raw(ctx, a.get("dataloader"), "evaluation.accuracy.dataloader"),
-            postprocess=_raw(ctx, a.get("postprocess"), "evaluation.accuracy.postprocess"),
+    if d.get("accuracy") is not None:
+        path = "evaluation.accuracy"
+        a = _section(d["accuracy"], path, ("metric", "dataloader", "postprocess", "configs"))
+        metric = _metric(a.pop("metric", None), f"{path}.metric")
+        accuracy = c.nested(path, AccuracyConfig, metric=metric, **_given(a))
+    if d.get("performance") is not None:
+        path = "evaluation.performance"
+        p = _section(d["performance"], path, ("warmup", "iteration", "configs", "dataloader", "postprocess"))
+        configs = _section(
+            p.pop("configs", None), f"{path}.configs", ("cores_per_instance", "num_of_instance", *THREAD_KEYS)
         )
-    if "performance" in d:
-        p = ctx.mapping(d["performance"], "evaluation.performance")
-        ctx.keys(p, "evaluation.performance", ("warmup", "iteration", "configs", "dataloader", "postprocess"))
-        c = ctx.mapping(p.get("configs"), "evaluation.performance.configs")
-        thread_keys = ("inter_num_of_threads", "intra_num_of_threads", "kmp_blocktime")
-        ctx.keys(c, "evaluation.performance.configs", ("cores_per_instance", "num_of_instance", *thread_keys))
-        cores = c.get("cores_per_instance")
-        performance = s.PerformanceConfig(
-            warmup=ctx.integer(p.get("warmup", 5), "evaluation.performance.warmup", minimum=0),
-            iteration=_iteration(ctx, p.get("iteration", 50)),
-            cores_per_instance=None
-            if cores is None
-            else ctx.integer(cores, "evaluation.performance.configs.cores_per_instance"),
-            num_of_instance=ctx.integer(
-                c.get("num_of_instance", 1), "evaluation.performance.configs.num_of_instance"
-            ),
-            dataloader=_raw(ctx, p.get("dataloader"), "evaluation.performance.dataloader"),
-            extra={k: c[k] for k in thread_keys if k in c},
-        )
-    return s.EvaluationConfig(accuracy=accuracy, performance=performance)
+        fields = {k: configs.pop(k) for k in ("cores_per_instance", "num_of_instance") if k in configs}
+        performance = c.nested(path, PerformanceConfig, extra=_given(configs), **_given(fields), **_given(p))
+    return c.nested("evaluation", EvaluationConfig, accuracy=accuracy, performance=performance)
 
 
-def _iteration(ctx: _Ctx, value: Any) -> int:
-    # LPOT used -1 for "the whole dataloader"
-    if value == -1:
-        return -1
-    return ctx.integer(value, "evaluation.performance.iteration")
-
-
-def _metric(ctx: _Ctx, value: Any, path: str) -> s.MetricConfig | None:
+def _metric(value: Any, path: str) -> MetricConfig | None:
+    """``{topk: 1}`` -> topk with ``{"k": 1}``; ``{COCOmAP: {...}}`` -> cocomap with those params;
+    another scalar parameter becomes ``{"value": v}``; a bare name is a metric without parameters."""
     if value is None:
         return None
     if isinstance(value, str):
-        return s.MetricConfig(name=value.lower())
-    d = ctx.mapping(value, path)
+        return c.nested(path, MetricConfig, name=value)
+    d = c.mapping(value, path, "with one metric, such as {topk: 1}") or {}
     if len(d) != 1:
-        raise ctx.error(path, f"expected exactly one metric such as {{topk: 1}}, got {sorted(d)}")
+        raise InvalidField(path, f"expected exactly one metric such as {{topk: 1}}, got {list(d)}")
     name, params = next(iter(d.items()))
-    name = str(name).lower()
+    if not isinstance(name, str):
+        raise InvalidField(path, f"expected a metric name such as topk, got {c.show(name)}")
     if params is None:
         params = {}
     elif not isinstance(params, Mapping):
-        params = {"k": params} if name == "topk" else {"value": params}
-    return s.MetricConfig(name=name, params=dict(params))
+        params = {"k": params} if name.lower() == "topk" else {"value": params}
+    return c.nested(path, MetricConfig, name=name, params=params)
 
 
-def _tuning(ctx: _Ctx, d: Mapping[str, Any]) -> s.TuningConfig:
-    known = (
+def _tuning(value: Any) -> TuningConfig:
+    path = "tuning"
+    keys = (
         "strategy",
         "accuracy_criterion",
         "objective",
         "exit_policy",
         "random_seed",
-        "workspace",
         "tensorboard",
-        "diagnosis",
+        "workspace",
+        *TUNING_EXTRA_KEYS,
     )
-    ctx.keys(d, "tuning", known)
-    return s.TuningConfig(
-        strategy=_strategy(ctx, d.get("strategy")),
-        accuracy_criterion=_criterion(
-            ctx, ctx.mapping(d.get("accuracy_criterion"), "tuning.accuracy_criterion")
-        ),
-        objective=ctx.string(d.get("objective", "performance"), "tuning.objective"),
-        exit_policy=_exit_policy(ctx, ctx.mapping(d.get("exit_policy"), "tuning.exit_policy")),
-        random_seed=ctx.integer(d.get("random_seed", 1978), "tuning.random_seed", minimum=0),
-        workspace=_workspace(ctx, ctx.mapping(d.get("workspace"), "tuning.workspace")),
-        tensorboard=ctx.boolean(d.get("tensorboard", False), "tuning.tensorboard"),
+    d = _section(value, path, keys)
+    extra = {k: d.pop(k) for k in TUNING_EXTRA_KEYS if k in d}
+    exit_keys = ("timeout", "max_trials", "performance_only")
+    exit_policy = _section(d.pop("exit_policy", None), f"{path}.exit_policy", exit_keys)
+    workspace = _section(d.pop("workspace", None), f"{path}.workspace", ("path", "resume"))
+    return c.nested(
+        path,
+        TuningConfig,
+        strategy=_strategy(d.pop("strategy", None), f"{path}.strategy"),
+        accuracy_criterion=_criterion(d.pop("accuracy_criterion", None), f"{path}.accuracy_criterion"),
+        exit_policy=c.nested(f"{path}.exit_policy", ExitPolicy, **_given(exit_policy)),
+        workspace=c.nested(f"{path}.workspace", WorkspaceConfig, **_given(workspace)),
+        extra=_given(extra),
+        **_given(d),
     )
 
 
-def _strategy(ctx: _Ctx, value: Any) -> s.StrategyConfig:
+def _strategy(value: Any, path: str) -> StrategyConfig:
+    """``{name: basic, <params>}`` (LPOT), or just the name."""
     if isinstance(value, str):
-        return s.StrategyConfig(name=value)
-    d = ctx.mapping(value, "tuning.strategy")
-    params = {k: v for k, v in d.items() if k != "name"}
-    return s.StrategyConfig(name=ctx.string(d.get("name", "basic"), "tuning.strategy.name"), params=params)
+        return c.nested(path, StrategyConfig, name=value)
+    params = c.mapping(value, path, "such as {name: basic}") or {}
+    name = params.pop("name", None)
+    return c.nested(path, StrategyConfig, params=params, **_given({"name": name}))
 
 
-def _criterion(ctx: _Ctx, d: Mapping[str, Any]) -> s.AccuracyCriterion:
-    path = "tuning.accuracy_criterion"
-    ctx.keys(d, path, ("relative", "absolute", "higher_is_better"))
+def _criterion(value: Any, path: str) -> AccuracyCriterion:
+    """``{relative: 0.01}`` or ``{absolute: 0.01}`` (not both), optionally ``higher_is_better``."""
+    d = _given(_section(value, path, ("relative", "absolute", "higher_is_better")))
     kinds = [k for k in ("relative", "absolute") if k in d]
     if len(kinds) > 1:
-        raise ctx.error(path, "give either relative or absolute, not both")
-    kind = kinds[0] if kinds else "relative"
-    hib = d.get("higher_is_better")
-    return s.AccuracyCriterion(
-        kind=kind,
-        value=ctx.number(d.get(kind, 0.01), f"{path}.{kind}"),
-        higher_is_better=None if hib is None else ctx.boolean(hib, f"{path}.higher_is_better"),
-    )
-
-
-def _exit_policy(ctx: _Ctx, d: Mapping[str, Any]) -> s.ExitPolicy:
-    ctx.keys(d, "tuning.exit_policy", ("timeout", "max_trials", "performance_only"))
-    timeout = ctx.number(d.get("timeout", 0), "tuning.exit_policy.timeout")
-    if timeout < 0:
-        raise ctx.error("tuning.exit_policy.timeout", f"expected seconds >= 0, got {timeout!r}")
-    return s.ExitPolicy(
-        timeout=timeout, max_trials=ctx.integer(d.get("max_trials", 100), "tuning.exit_policy.max_trials")
-    )
-
-
-def _workspace(ctx: _Ctx, d: Mapping[str, Any]) -> s.WorkspaceConfig:
-    ctx.keys(d, "tuning.workspace", ("path", "resume"))
-    resume = d.get("resume")
-    return s.WorkspaceConfig(
-        path=ctx.string(str(d.get("path", "./lpot_workspace")), "tuning.workspace.path"),
-        resume=None if resume is None else ctx.string(str(resume), "tuning.workspace.resume"),
-    )
+        raise InvalidField(
+            path,
+            f"give either relative or absolute, not both (relative: {d['relative']!r}, "
+            f"absolute: {d['absolute']!r})",
+        )
+    kwargs = {"kind": kinds[0], "value": d[kinds[0]]} if kinds else {}
+    if "higher_is_better" in d:
+        kwargs["higher_is_better"] = d["higher_is_better"]
+    return c.nested(path, AccuracyCriterion, **kwargs)

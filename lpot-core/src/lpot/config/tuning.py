@@ -1,0 +1,162 @@
+"""Schema of the ``tuning`` section: strategy, accuracy criterion, exit policy, workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lpot.config import _checks as c
+from lpot.config._checks import validated, without_none
+
+# tuning keys of later LPOT releases lpot accepts and keeps (in ``TuningConfig.extra``) without using.
+TUNING_EXTRA_KEYS = ("diagnosis",)
+
+_set = object.__setattr__
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrategyConfig:
+    """A strategy by name (an ``lpot.strategies`` entry point) and its parameters."""
+
+    name: str = "basic"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @validated
+    def __post_init__(self) -> None:
+        c.text(self.name, "name")
+        params = c.mapping(self.params, "params") or {}
+        if "name" in params:
+            raise c.InvalidField("params", "must not contain 'name' (it is the strategy's name)")
+        _set(self, "params", params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccuracyCriterion:
+    """At most ``value`` loss against the FP32 baseline, ``relative`` (a fraction) or ``absolute``.
+
+    ``higher_is_better=None`` lets the metric decide (an ``eval_func`` counts as higher-is-better).
+    ``value`` also accepts LPOT's percent strings (``"1%"``).
+    """
+
+    kind: str = "relative"
+    value: float = 0.01
+    higher_is_better: bool | None = None
+
+    @validated
+    def __post_init__(self) -> None:
+        c.choice(self.kind, ("relative", "absolute"), "kind")
+        value = self.value
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                value = float(value.strip()[:-1]) / 100
+            except ValueError:
+                pass
+        bound = "a fraction 0 <= value < 1 (0.01 is 1%)" if self.kind == "relative" else "a number >= 0"
+        value = c.number(value, self.kind, minimum=0.0, what=bound)
+        if self.kind == "relative" and value >= 1:
+            raise c.InvalidField(self.kind, f"expected {bound}, got {value!r}")
+        _set(self, "value", value)
+        if self.higher_is_better is not None:
+            c.boolean(self.higher_is_better, "higher_is_better")
+
+    def goal(self, baseline: float, higher_is_better: bool) -> float:
+        """The worst accuracy still accepted (a relative margin uses ``abs(baseline)``)."""
+        margin = abs(baseline) * self.value if self.kind == "relative" else self.value
+        return baseline - margin if higher_is_better else baseline + margin
+
+    def is_met(self, baseline: float, accuracy: float, higher_is_better: bool) -> bool:
+        """True when ``accuracy`` is within the allowed loss; NaN never meets the goal.
+
+        A tolerance of 1e-9 of the baseline absorbs float rounding (0.33 - 10% is 0.29700000000000004).
+        """
+        goal = self.goal(baseline, higher_is_better)
+        slack = 1e-9 * max(1.0, abs(baseline))
+        return accuracy >= goal - slack if higher_is_better else accuracy <= goal + slack
+
+    def to_dict(self) -> dict[str, Any]:
+        return without_none({self.kind: self.value, "higher_is_better": self.higher_is_better})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitPolicy:
+    """``timeout`` in seconds: 0 (LPOT's default) means no time limit and stop at the first recipe
+    that meets the goal; above 0, keep looking for a better one until the time is up.
+    ``performance_only`` (LPOT) is kept for strategies that honour it."""
+
+    timeout: float = 0.0
+    max_trials: int = 100
+    performance_only: bool = False
+
+    @validated
+    def __post_init__(self) -> None:
+        _set(self, "timeout", c.number(self.timeout, "timeout", minimum=0.0, what="seconds >= 0"))
+        c.integer(self.max_trials, "max_trials")
+        c.boolean(self.performance_only, "performance_only")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "max_trials": self.max_trials,
+            "performance_only": self.performance_only,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkspaceConfig:
+    """Where history and artifacts go; ``resume`` names a previous run's history to continue."""
+
+    path: str = "./lpot_workspace"
+    resume: str | None = None
+
+    @validated
+    def __post_init__(self) -> None:
+        _set(self, "path", c.text(self.path, "path"))
+        if self.resume is not None:
+            _set(self, "resume", c.text(self.resume, "resume"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return without_none({"path": self.path, "resume": self.resume})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuningConfig:
+    """How to search. ``objective`` names an ``lpot.objectives`` entry point (not checked here);
+    ``extra`` keeps later LPOT keys lpot accepts without using (``diagnosis``)."""
+
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    accuracy_criterion: AccuracyCriterion = field(default_factory=AccuracyCriterion)
+    objective: str = "performance"
+    exit_policy: ExitPolicy = field(default_factory=ExitPolicy)
+    random_seed: int = 1978
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    tensorboard: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @validated
+    def __post_init__(self) -> None:
+        c.instance(self.strategy, StrategyConfig, "strategy")
+        c.instance(self.accuracy_criterion, AccuracyCriterion, "accuracy_criterion")
+        c.text(self.objective, "objective")
+        c.instance(self.exit_policy, ExitPolicy, "exit_policy")
+        c.integer(self.random_seed, "random_seed", minimum=0)
+        c.instance(self.workspace, WorkspaceConfig, "workspace")
+        c.boolean(self.tensorboard, "tensorboard")
+        extra = c.mapping(self.extra, "extra") or {}
+        c.check_keys(extra, TUNING_EXTRA_KEYS)
+        _set(self, "extra", extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy.to_dict(),
+            "accuracy_criterion": self.accuracy_criterion.to_dict(),
+            "objective": self.objective,
+            "exit_policy": self.exit_policy.to_dict(),
+            "random_seed": self.random_seed,
+            "tensorboard": self.tensorboard,
+            "workspace": self.workspace.to_dict(),
+            **self.extra,
+        }
