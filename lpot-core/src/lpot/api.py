@@ -106,6 +106,7 @@ def tune(
         run_metadata=_run_metadata(chosen, cfg, evaluator.description),
         progress=progress,
         tensorboard=tensorboard,
+        q_func=q_func,
     )
     return run(job)
 

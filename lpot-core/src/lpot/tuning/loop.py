@@ -56,6 +56,7 @@ class TuningJob:
     run_metadata: dict[str, Any]
     progress: bool = True
     tensorboard: bool = False
+    q_func: Any = None  # quantization-aware training: the user's training loop, given the prepared model
 
 
 def run(job: TuningJob) -> TuningResult:
@@ -227,6 +228,10 @@ class _Run:
 
     def _quantize(self, recipe: Recipe) -> Any:
         stats = self.cache.stats_for(recipe)
+        if self.job.q_func is not None:  # only backends that train (QAT) take it
+            return self.job.backend.quantize(
+                self.job.model, recipe, stats, self.job.q_dataloader, q_func=self.job.q_func
+            )
         return self.job.backend.quantize(self.job.model, recipe, stats, self.job.q_dataloader)
 
     def _better(self, trial: Trial) -> bool:
