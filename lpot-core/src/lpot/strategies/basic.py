@@ -2,7 +2,8 @@
 
 1. Model-wise: the default INT8 recipe, then each model-wise dimension (calibration algorithm,
    schemes, granularity, dtypes, backend options, sampling size) changed one at a time.
-2. Op-wise fallback: from the most accurate model-wise recipe, each op alone kept in FP32; the
+2. Op-wise fallback: from the most accurate model-wise recipe, each op alone taken out of INT8
+   (to BF16 where the backend offers it natively, else FP32); the
    accuracy each single fallback reaches measures how sensitive the model is to that op.
 3. Accumulated fallback: ops ordered by that sensitivity are kept in FP32 cumulatively until the
    criterion holds (the loop stops at the first recipe that meets it).
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from lpot.recipe import OpKey, Recipe
+from lpot.recipe import INT_DTYPES, OpKey, Recipe
 from lpot.strategies.base import Search, SearchStrategy
 from lpot.tuning.space import DIMENSIONS
 from lpot.tuning.trial import Trial
@@ -45,7 +46,7 @@ class BasicStrategy(SearchStrategy):
         best = max(tried, key=self.score).recipe
         sensitivity: dict[OpKey, float] = {}
         for op in best.quantized_ops():
-            trial = yield f"fallback {op.name}", best.fallback([op])
+            trial = yield f"fallback {op.name}", self.space.fallback(best, [op])
             sensitivity[op] = self.score(trial)
             if trial.met:
                 return
@@ -53,7 +54,7 @@ class BasicStrategy(SearchStrategy):
         for n in range(2, len(ranked) + 1):
             trial = yield (
                 f"accumulated fallback {n}/{len(ranked)} ({ranked[n - 1].name})",
-                best.fallback(ranked[:n]),
+                self.space.fallback(best, ranked[:n]),
             )
             if trial.met:
                 return
@@ -62,6 +63,8 @@ class BasicStrategy(SearchStrategy):
         yield "model-wise default", base
         for tensor, attr in DIMENSIONS:
             for value in self.space.values(tensor, attr)[1:]:
+                if attr == "dtype" and tensor == "activation" and value not in INT_DTYPES:
+                    continue  # leaving INT8 is what op-wise fallback does, op by op
                 yield f"model-wise {tensor} {attr}={value}", self.space.model_wise(base, tensor, attr, value)
         for key, values in self.space.options.items():
             for value in values[1:]:

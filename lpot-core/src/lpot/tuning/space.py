@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lpot.errors import ConfigError
-from lpot.recipe import FP32, FP32_OP, Capability, OpCapability, OpConfig, OpKey, Recipe, TensorChoices
+from lpot.recipe import BF16, FP32, FP32_OP, Capability, OpCapability, OpConfig, OpKey, Recipe, TensorChoices
 
 # The dimensions a model-wise search varies, in the order the basic strategy tries them.
 DIMENSIONS: tuple[tuple[str, str], ...] = (
@@ -73,6 +73,18 @@ class TuningSpace:
             if wanted is not None and wanted in self.choices[op]:
                 changes[op] = wanted
         return base.with_ops(changes)
+
+    def fallback_config(self, op: OpKey) -> OpConfig:
+        """What ``op`` falls back to: BF16 where the backend offers it (it only does where the CPU
+        runs BF16 natively, faster than FP32 and nearly as accurate), otherwise FP32."""
+        for cfg in self.choices.get(op, ()):
+            if cfg.activation.dtype == BF16:
+                return cfg
+        return FP32_OP
+
+    def fallback(self, recipe: Recipe, ops: Sequence[OpKey]) -> Recipe:
+        """``recipe`` with ``ops`` out of INT8, each at its :meth:`fallback_config`."""
+        return recipe.with_ops({op: self.fallback_config(op) for op in ops})
 
     def size(self) -> int:
         """Number of distinct recipes (for exhaustive search and progress bars)."""

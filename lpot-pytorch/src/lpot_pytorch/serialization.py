@@ -1,0 +1,117 @@
+"""Saving without pickle: TorchScript for running, a weights-only state dict for rebuilding.
+
+- ``model.pt``: the converted model as TorchScript (``torch.jit.script``; ``trace`` on a recorded
+  example batch when scripting fails). ``load`` returns it: a callable that runs the same INT8
+  kernels, with no Python class of the user needed.
+- ``state_dict.pt`` + the recipe: ``rebuild(fp32_model, recipe, state)`` re-applies the recipe to the
+  user's FP32 definition and loads the quantized weights with ``torch.load(weights_only=True)``,
+  giving back an editable GraphModule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lpot.errors import ModelError
+from lpot.recipe import Recipe
+
+MODEL_FILE = "model.pt"
+STATE_FILE = "state_dict.pt"
+log = logging.getLogger("lpot")
+
+
+def to_script(model: nn.Module, example: Any = None) -> torch.jit.ScriptModule:
+    if isinstance(model, torch.jit.ScriptModule):
+        return model
+    model.eval()
+    try:
+        scripted = torch.jit.script(model)
+    except Exception as script_error:
+        if example is None:
+            raise ModelError(
+                f"cannot save {type(model).__name__} as TorchScript ({type(script_error).__name__}: "
+                f"{str(script_error).splitlines()[0]}); run it once through lpot (evaluate or calibrate) "
+                "so an example batch can be traced instead"
+            ) from script_error
+        with torch.no_grad():
+            scripted = torch.jit.trace(model, example if isinstance(example, tuple) else (example,))
+    return torch.jit.freeze(scripted) if hasattr(scripted, "training") and not scripted.training else scripted
+
+
+def script_bytes(model: nn.Module, example: Any = None) -> bytes:
+    buffer = io.BytesIO()
+    torch.jit.save(to_script(model, example), buffer)
+    return buffer.getvalue()
+
+
+def save(model: nn.Module, path: Path, example: Any = None) -> Path:
+    path = Path(path)
+    folder = path if path.is_dir() or not path.suffix else path.parent
+    file = path if path.suffix else folder / MODEL_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    if not isinstance(model, torch.jit.ScriptModule):
+        torch.save(model.state_dict(), folder / STATE_FILE)
+    try:
+        file.write_bytes(script_bytes(model, example))
+    except ModelError as exc:  # the weights are safe; only the standalone program is missing
+        log.warning("%s; wrote %s only (rebuild it with lpot_pytorch.serialization.rebuild)", exc, STATE_FILE)
+        return folder / STATE_FILE
+    return file
+
+
+def load(path: Path) -> torch.jit.ScriptModule:
+    path = Path(path)
+    file = path / MODEL_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise ModelError(f"{file}: no such file (lpot-pytorch saves {MODEL_FILE} in the output folder)")
+    try:
+        return torch.jit.load(str(file), map_location="cpu").eval()
+    except Exception as exc:
+        raise ModelError(f"{file}: not a TorchScript archive written by lpot-pytorch ({exc})") from exc
+
+
+def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
+    """The quantized GraphModule again, from the FP32 definition + recipe + weights-only state dict."""
+    from lpot.backend import CalibrationSpec, Stats
+    from lpot_pytorch import fx
+    from lpot_pytorch.quantizer import quantize
+
+    state = torch.load(Path(folder) / STATE_FILE, weights_only=True, map_location="cpu")
+    if recipe.approach == "post_training_static_quant" and recipe.quantized_ops():
+        prepared = fx.prepare(model, recipe)
+        fx.set_ranges(prepared, {name: (0.0, 1.0) for name in fx.observers(prepared)})  # overwritten below
+        rebuilt = fx.convert(prepared, recipe)
+    else:
+        spec = CalibrationSpec()
+        rebuilt = quantize(model, recipe, {"minmax": Stats(spec=spec, ranges={})}, q_func=lambda m: None)
+    rebuilt.load_state_dict(state)
+    return rebuilt
+
+
+def state_bytes(model: nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    if isinstance(model, torch.jit.ScriptModule):
+        torch.jit.save(model, buffer)
+    else:
+        torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def fingerprint(model: nn.Module) -> str:
+    """Content hash: class, parameter names, shapes, dtypes and values."""
+    digest = hashlib.sha256(type(model).__qualname__.encode())
+    for name, tensor in model.state_dict().items():
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        if tensor.is_quantized:
+            tensor = tensor.int_repr()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
