@@ -942,3 +942,12 @@ def test_hash_changes_with_any_setting(tmp_path, change):
     data = cfg.to_dict()
     change(data)
     assert load_config(data).hash() != cfg.hash()
+
+
+def test_budget_is_not_part_of_the_resume_hash():
+    """A run cut by max_trials or timeout may be resumed with a bigger budget."""
+    small = load_config({"tuning": {"exit_policy": {"max_trials": 5}}})
+    big = load_config({"tuning": {"exit_policy": {"max_trials": 50, "timeout": 600}}})
+    other = load_config({"tuning": {"accuracy_criterion": {"relative": 0.02}}})
+    assert small.hash() == big.hash() == load_config({}).hash()
+    assert other.hash() != small.hash()

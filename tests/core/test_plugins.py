@@ -31,7 +31,7 @@ def test_no_backend_accepts_names_type_installed_and_install_hint():
     message = str(info.value)
     assert "Net" in message
     assert "toy" in message and "broken (unavailable)" in message
-    assert "pip install lpot-pytorch" in message
+    assert "pip install lpot-tensorflow" in message  # a backend package that is not installed
 
 
 def test_broken_plugin_is_listed_as_unavailable_and_raises_when_asked():

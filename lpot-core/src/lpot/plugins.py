@@ -60,7 +60,9 @@ class PluginInfo:
 
 
 def _kind(group: str) -> str:
-    return group.split(".", 1)[1].rstrip("s")
+    """``lpot.strategies`` -> ``strategy``, ``lpot.backends`` -> ``backend``: for messages."""
+    plural = group.split(".", 1)[1]
+    return plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
 
 
 @functools.cache

@@ -276,12 +276,15 @@ class Config:
         return _plain(out)
 
     def hash(self) -> str:
-        """sha256 of the settings that decide a run's results: not ``source`` nor ``tuning.workspace``.
+        """sha256 of the settings that decide a run's results: not ``source``, ``tuning.workspace``
+        nor ``tuning.exit_policy`` (the budget: a run cut by max_trials or timeout may be resumed
+        with a bigger one; finished trials stay valid).
 
         Key order does not matter, except inside ``transform`` (a pipeline, applied in order).
         """
         data = self.to_dict()
         del data["tuning"]["workspace"]
+        data["tuning"].pop("exit_policy", None)
         text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -6,7 +6,7 @@ the loop replays finished trials, and the strategy proposes what it would have p
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from lpot.recipe import Recipe
@@ -15,6 +15,10 @@ from lpot.tuning.trial import Trial
 
 # A search yields (label, recipe) and receives the finished Trial for it.
 Search = Generator[tuple[str, Recipe], Trial, None]
+
+# What the loop offers a strategy that asks for it: ``inspect(recipe)`` quantizes ``recipe`` (with
+# the cached calibration, no evaluation) and returns ``{op name: relative output MSE vs FP32}``.
+Inspector = Callable[[Recipe], Mapping[str, float]]
 
 
 @runtime_checkable
@@ -36,9 +40,28 @@ class SearchStrategy:
 
     ``self.space``, ``self.seed`` and ``self.history`` are set by :meth:`setup`; ``label`` names the
     stage of the last proposal ("model-wise", "fallback conv1", ...) for progress and reports.
+
+    Optional parts of the protocol the loop honours (a plain :class:`Strategy` may omit them):
+
+    - ``stop_reason``: set by :meth:`search` before it returns, says why the search ended
+      ("all 256 recipes tried"); the loop reports it as the run's stop reason.
+    - ``stop_at_first_met``: ``False`` for a strategy that keeps improving (e.g. re-quantizing ops
+      for speed) after a recipe met the criterion; the loop then runs until the search ends.
+    - ``use_inspector(inspect)``: called by the loop before :meth:`setup` with an
+      :data:`Inspector`, for strategies that rank ops by their output error.
     """
 
     name = "search"
+    stop_at_first_met = True
+    stop_reason: str | None = None
+    _inspector: Inspector | None = None
+
+    def use_inspector(self, inspect: Inspector) -> None:
+        self._inspector = inspect
+
+    def op_errors(self, recipe: Recipe) -> dict[str, float]:
+        """Per-op relative output error of ``recipe`` vs FP32; empty when nothing can inspect."""
+        return dict(self._inspector(recipe)) if self._inspector is not None else {}
 
     def setup(
         self, space: TuningSpace, history: Sequence[Trial], *, seed: int = 0, higher_is_better: bool = True
@@ -52,6 +75,7 @@ class SearchStrategy:
         self._started = False
         self._done = False
         self._label = ""
+        self.stop_reason = None
 
     @property
     def label(self) -> str:

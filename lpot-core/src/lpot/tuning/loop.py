@@ -24,7 +24,7 @@ from lpot.tensorboard import write_tensorboard
 from lpot.tuning.calibration import CalibrationCache
 from lpot.tuning.evaluation import Evaluator
 from lpot.tuning.history import SCHEMA_VERSION, History, open_history
-from lpot.tuning.progress import Progress
+from lpot.tuning.progress import Progress, ProgressLoader
 from lpot.tuning.result import BUDGET_SPENT, EXHAUSTED, MET, TuningResult
 from lpot.tuning.runlog import RunLog, event
 from lpot.tuning.sensitivity import op_errors
@@ -107,6 +107,7 @@ class _Run:
         self.trials: list[Trial] = []
         self.models: dict[str, Any] = {}  # fingerprint -> quantized model, for the best so far only
         self.best: Trial | None = None
+        self.inspected: dict[str, dict[str, float]] = {}  # recipe fingerprint -> op errors
 
     def execute(self) -> TuningResult:
         job = self.job
@@ -115,8 +116,12 @@ class _Run:
         goal = job.criterion.goal(baseline, hib)
         finished = {t.fingerprint: t for t in self.history.trials()}
         next_index = max((t.index for t in finished.values()), default=0) + 1
+        use_inspector = getattr(job.strategy, "use_inspector", None)
+        if callable(use_inspector):
+            use_inspector(self._inspect)
         job.strategy.setup(job.space, list(finished.values()), seed=job.seed, higher_is_better=hib)
         stop_on_first = job.timeout <= 0
+        refines = not getattr(job.strategy, "stop_at_first_met", True)  # goes on improving after "met"
         seen: dict[str, Trial] = {}
         status, reason = EXHAUSTED, "the strategy tried every recipe it would"
         with Progress(job.max_trials, enabled=job.progress, baseline=baseline, goal=goal) as bar:
@@ -129,6 +134,7 @@ class _Run:
                     break
                 recipe = job.strategy.propose()
                 if recipe is None:
+                    reason = getattr(job.strategy, "stop_reason", None) or reason
                     break
                 key = recipe.fingerprint()
                 if key in seen:  # proposed twice in one run: tell the known result, no new trial
@@ -146,13 +152,16 @@ class _Run:
                 self._consider(trial)
                 bar.update(trial, self.best)
                 job.strategy.observe(trial)
-                if trial.met and stop_on_first:
+                if trial.met and stop_on_first and not refines:
                     status, reason = MET, f"trial {trial.index} met the goal"
                     break
         if self.best is not None and self.best.met:
-            status = MET
             if not stop_on_first:
                 reason = f"best of {len(self.trials)} trials within the budget; search ended: {reason}"
+            elif status != MET:  # a refining strategy went on after the first recipe that met the goal
+                first = next(t for t in self.trials if t.met)
+                reason = f"trial {first.index} met the goal, then the strategy refined it; {reason}"
+            status = MET
         return self._result(status, reason, baseline, baseline_objective, goal)
 
     def _baseline(self) -> tuple[float, float | None]:
@@ -218,6 +227,33 @@ class _Run:
             error=error,
             quantize_s=seconds,
         )
+
+    def _inspect(self, recipe: Recipe) -> dict[str, float]:
+        """Per-op output error of ``recipe`` vs FP32, for strategies that rank ops by it (mse, ...).
+
+        Quantizes with the cached calibration and evaluates nothing. Kept in the history, so a
+        resumed run tells the strategy exactly what the interrupted one was told.
+        """
+        key = recipe.fingerprint()
+        if not self.inspected:
+            self.inspected = dict(self.history.metadata().get("op_errors") or {})
+        if key in self.inspected:
+            return dict(self.inspected[key])
+        data = self.job.q_dataloader or self.job.bench_dataloader
+        if isinstance(data, ProgressLoader):
+            data = data.loader  # a few batches: no progress bar
+        errors: dict[str, float] = {}
+        if data is not None and recipe.quantized_ops():
+            try:
+                model = self._quantize(recipe)
+            except Exception as exc:  # a recipe the backend cannot build has no op errors
+                log.warning("inspection of a recipe failed, it cannot be ranked by op error: %s", exc)
+            else:
+                errors = op_errors(self.job.backend, self.job.model, model, recipe.quantized_ops(), data)
+        self.inspected[key] = errors
+        self.history.write_metadata({"op_errors": self.inspected})
+        event("inspected", fingerprint=key, ops=len(errors))
+        return dict(errors)
 
     def _sensitivity(self, model: Any, recipe: Recipe) -> dict[str, float]:
         """Per-op relative error of the chosen model vs FP32, for reports."""

@@ -1,0 +1,105 @@
+"""Bayesian optimization over the discrete recipe space (the ``bayesian-optimization`` package).
+
+Each dimension of the space (an op's choices: its quantized configs then FP32; a backend option; the
+sampling size) becomes a continuous interval [0, k) of the box; a point maps to a recipe by taking
+the floor of each coordinate. The Gaussian process models the target of :func:`target`: meeting the
+accuracy criterion first, then the share of ops in INT8 (a deterministic proxy of the objective),
+else the accuracy. Ask/tell through ``suggest`` / ``register``.
+
+The default recipe comes first, then ``init_points`` random points, then the optimizer's
+suggestions. The grid is discrete: a point is a cell, and refining the acquisition maximum inside a
+cell by gradient (the package's L-BFGS-B / "smart" stage, ~1 s per suggestion) cannot change the
+recipe, so the acquisition is maximized over its random sample only (~35 ms). A suggestion that lands on a recipe already tried is registered with the known target
+(no trial) and the optimizer asked again; after ``max_repeats`` such suggestions in a row an untried
+recipe is drawn at random instead. All randomness is seeded by the run's ``random_seed``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random as _random
+from typing import Any
+
+from lpot.strategies._space import Grid, require, target
+from lpot.strategies.base import Search, SearchStrategy
+
+
+class BayesianStrategy(SearchStrategy):
+    name = "bayesian"
+
+    def __init__(self, init_points: int = 3, max_repeats: int = 5, kappa: float = 2.576) -> None:
+        self._bayes_opt = require("bayes_opt", "bayesian", self.name)
+        self.init_points = init_points
+        self.max_repeats = max_repeats
+        self.kappa = kappa
+
+    def search(self) -> Search:
+        bayes_opt = self._bayes_opt
+        grid = Grid(self.space)
+        names = [d.name for d in grid.dims]
+        bounds = {name: (0.0, float(len(d.values))) for name, d in zip(names, grid.dims)}
+        optimizer = bayes_opt.BayesianOptimization(
+            f=None,
+            pbounds=bounds,
+            acquisition_function=_sampled_only(bayes_opt.acquisition.UpperConfidenceBound)(kappa=self.kappa),
+            random_state=self.seed,
+            verbose=0,
+            allow_duplicate_points=True,
+        )
+        rng = _random.Random(self.seed)
+        known: dict[tuple[int, ...], float] = {}
+
+        def snap(params: dict[str, float]) -> tuple[int, ...]:
+            return tuple(min(int(math.floor(params[n])), len(d.values) - 1) for n, d in zip(names, grid.dims))
+
+        def centre(point: tuple[int, ...]) -> dict[str, float]:
+            return {n: i + 0.5 for n, i in zip(names, point)}
+
+        def untried() -> tuple[int, ...] | None:
+            for _ in range(1000):
+                point = tuple(rng.randrange(len(d.values)) for d in grid.dims)
+                if point not in known:
+                    return point
+            return None
+
+        step = 0
+        while len(known) < grid.size:
+            step += 1
+            stage, point = "default", grid.default()
+            if step > 1 and step <= 1 + self.init_points:
+                stage, point = "random init", untried()
+            elif step > 1:
+                stage, point = "suggested", None
+                for _ in range(self.max_repeats):
+                    params = optimizer.suggest()
+                    if snap(params) not in known:
+                        point = snap(params)
+                        break
+                    optimizer.register(params=params, target=known[snap(params)])
+                if point is None:
+                    stage, point = "random (suggestions repeated)", untried()
+            if point is None:
+                break
+            trial = yield f"bayesian {step} {stage} ({grid.fp32_count(point)} fp32)", grid.recipe(point)
+            known[point] = target(trial, self.score(trial))
+            optimizer.register(params=centre(point), target=known[point])
+        self.stop_reason = (
+            f"space exhausted: all {grid.size} recipes tried"
+            if len(known) >= grid.size
+            else f"no untried recipe found ({len(known)} of {grid.size} tried)"
+        )
+
+
+def _sampled_only(acquisition: type) -> type:
+    """``acquisition`` without its gradient stage (``n_smart`` in 3.x, ``n_l_bfgs_b`` in 2.x)."""
+    params = inspect.signature(acquisition.suggest).parameters
+    knob = next((k for k in ("n_smart", "n_l_bfgs_b") if k in params), None)
+
+    class Sampled(acquisition):  # type: ignore[misc, valid-type]
+        def suggest(self, *args: Any, **kwargs: Any) -> Any:
+            if knob is not None:
+                kwargs[knob] = 0
+            return super().suggest(*args, **kwargs)
+
+    return Sampled
