@@ -13,11 +13,14 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["core", "onnxrt", "report"]
+nox.options.sessions = ["core", "onnxrt", "pytorch", "mxnet", "report"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
+TORCH = "torch==2.13.0"
 ONNXRT_STACK = ["onnxruntime>=1.17,<2", "onnx>=1.15", "scikit-learn>=1.3"]
+# mxnet 1.9.1 breaks with numpy >= 1.24 (lpot-mxnet declares the pin); scikit-learn 1.6 needs newer numpy
+MXNET_STACK = ["mxnet==1.9.1", "numpy<1.24", "scikit-learn>=1.3,<1.6"]
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -26,8 +29,8 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """lpot-core alone (no deep-learning framework), a third-party plugin package, scikit-learn's data sets."""
-    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core", "./tests/core/plugin_pkg")
+    """lpot-core alone (no deep-learning framework) with its strategy extras, a third-party plugin package, scikit-learn's data sets."""
+    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe]", "./tests/core/plugin_pkg")
     _pytest(session, "tests/core")
 
 
@@ -36,6 +39,21 @@ def onnxrt(session: nox.Session) -> None:
     """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
     session.install("pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     _pytest(session, "tests/onnxrt")
+
+
+@nox.session
+def mxnet(session: nox.Session) -> None:
+    """lpot-mxnet over MXNet 1.9.1 (own venv: numpy < 1.24): conformance suite, tuning, resume."""
+    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK)
+    _pytest(session, "tests/mxnet")
+
+
+@nox.session
+def pytorch(session: nox.Session) -> None:
+    """lpot-pytorch over torch 2.13 (the CPU wheel): conformance suite, PTQ/dynamic/QAT/BF16, resume."""
+    session.install(TORCH)  # first and exact: any other torch release drags in GBs of CUDA
+    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core", "./lpot-pytorch")
+    _pytest(session, "tests/pytorch")
 
 
 @nox.session
@@ -64,6 +82,26 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: tables of ratios measured side by side in one run."""
     session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        if script.name.startswith(("mxnet_", "pytorch_")):  # their own venvs: bench_mxnet, bench_pytorch
+            continue
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(default=False)
+def bench_pytorch(session: nox.Session) -> None:
+    """PyTorch benchmarks (FP32 vs lpot INT8 vs the hand-made torch flows), in the PyTorch venv."""
+    session.install(TORCH)
+    session.install("./lpot-core", "./lpot-pytorch", "scikit-learn>=1.3")
+    session.install("--no-deps", "torchao==0.18.0")  # pt2e for the comparison; its deps would replace torch
+    for script in sorted((ROOT / "benchmarks").glob("pytorch_*.py")):
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(default=False)
+def bench_mxnet(session: nox.Session) -> None:
+    """MXNet benchmarks (FP32 vs lpot INT8 vs hand-made quantize_net), in the MXNet venv."""
+    session.install("./lpot-core", "./lpot-mxnet", *MXNET_STACK)
+    for script in sorted((ROOT / "benchmarks").glob("mxnet_*.py")):
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
 

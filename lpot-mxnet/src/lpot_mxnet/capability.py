@@ -1,0 +1,64 @@
+"""What MXNet can quantize in a Gluon net, in lpot's seed capability format.
+
+The list comes from MXNet itself: its quantization pass is run once over the fused graph with
+nothing excluded, and every node it turns into a ``quantized_*`` node is a layer lpot may tune.
+Layers are named by their FP32 node names (``conv0_fwd``), what ``exclude_layers`` accepts.
+
+MXNet takes one ``quantized_dtype`` per graph: lpot's per-op activation dtype is reduced to it by
+majority. ``uint8`` means MXNet's ``auto`` (unsigned where the calibrated tensor is non-negative,
+signed where it is not); MXNet's plain ``uint8`` would clip every negative activation (input
+data, logits) to zero and is never the better choice, so it is not offered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
+from lpot_mxnet.graph import BACKEND, WEIGHTED, layer_of, nodes
+
+STATIC = "post_training_static_quant"
+ALGORITHMS = ("minmax", "kl")
+
+
+def quantizable_layers(symbol: Any, data_names: list[str]) -> list[OpKey]:
+    """Layers MXNet's own pass quantizes when nothing is excluded, in graph order."""
+    import mxnet as mx
+    from mxnet.contrib.quantization import _quantize_symbol
+
+    fused = symbol.get_backend_symbol(BACKEND)
+    params = [n for n in symbol.list_inputs() if n not in data_names]
+    qsym, _ = _quantize_symbol(
+        fused,
+        mx.cpu(),
+        excluded_symbols=[],
+        excluded_operators=[],
+        offline_params=params,
+        quantized_dtype="auto",
+        quantize_mode="full",
+    )
+    quantized = {n["name"] for n in nodes(qsym)}
+    return [layer_of(n) for n in nodes(fused) if n["op"] != "null" and f"quantized_{n['name']}" in quantized]
+
+
+def op_capabilities() -> tuple[OpCapability, OpCapability]:
+    """(weighted layer, activation-only layer) choices for static quantization.
+
+    oneDNN runs the same INT8 graph on AVX2 and VNNI CPUs (u8s8 kernels either way), so the
+    choices do not depend on the ISA. Weights are always symmetric INT8 and activations symmetric
+    (uint8 with zero at 0), as MXNet quantizes them.
+    """
+    activation = TensorChoices(dtype=("uint8", "int8", "fp32"), scheme=("sym",), algorithm=ALGORITHMS)
+    weight = TensorChoices(dtype=("int8", "fp32"), scheme=("sym",), granularity=("per_tensor", "per_channel"))
+    return OpCapability(activation=activation, weight=weight), OpCapability(activation=activation)
+
+
+def build_capability_from_layers(layers: list[OpKey]) -> Capability:
+    weighted, plain = op_capabilities()
+    opwise: dict[OpKey, OpCapability] = {}
+    optypewise: dict[str, OpCapability] = {}
+    for layer in layers:
+        cap = weighted if layer.op_type in WEIGHTED else plain
+        opwise[layer] = cap
+        optypewise.setdefault(layer.op_type, cap)
+    return Capability(optypewise=optypewise, opwise=opwise, approaches=(STATIC,))

@@ -1,0 +1,114 @@
+"""Apply a lpot Recipe with MXNet's quantization pass and precomputed thresholds.
+
+The steps are ``quantize_net_v2``'s minus its calibration run: fuse for oneDNN, ``quantize_graph``
+(here its core, ``_quantize_symbol``) with the FP32-fallback layers as ``excluded_symbols``, set
+the thresholds of every tensor the pass asks to calibrate from the run's cached :class:`Stats`,
+quantize the weights, fuse again (requantize into the conv), and wrap the result in a SymbolBlock.
+A trial costs a graph rewrite, not a pass over the calibration data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lpot.backend import Stats
+from lpot.errors import QuantizationError
+from lpot.recipe import OpKey, Recipe
+from lpot_mxnet.calibration import INT8_SUFFIX
+from lpot_mxnet.graph import BACKEND, Graph, block_from_graph, layer_of, nodes
+
+GRANULARITY = {"per_tensor": "tensor-wise", "per_channel": "channel-wise"}
+_OUTPUT = re.compile(r"_output\d*$")
+
+
+def _majority(values: list[Any], default: Any) -> Any:
+    values = [v for v in values if v is not None]
+    return Counter(values).most_common(1)[0][0] if values else default
+
+
+def settings(recipe: Recipe) -> dict[str, str]:
+    """MXNet's graph-wide arguments from the quantized ops' configs (MXNet takes them per graph)."""
+    quantized = [c for c in recipe.ops.values() if c.is_quantized]
+    weights = [c.weight for c in quantized if c.weight is not None]
+    dtype = _majority([c.activation.dtype for c in quantized], "uint8")
+    return {
+        "quantized_dtype": "auto" if dtype == "uint8" else "int8",
+        "quantize_granularity": GRANULARITY[_majority([w.granularity for w in weights], "per_tensor")],
+        "algorithm": _majority([c.activation.algorithm for c in quantized], "minmax"),
+    }
+
+
+def thresholds(
+    names: Sequence[str],
+    layers: Mapping[str, OpKey],
+    recipe: Recipe,
+    stats: Mapping[str, Stats],
+    s: Mapping[str, str],
+) -> dict[str, tuple[float, float]]:
+    """The (min, max) of every tensor MXNet's pass wants calibrated, from the cached statistics.
+
+    A layer's output takes its own op's algorithm; network inputs and the outputs of FP32 layers
+    feeding a quantized one take the recipe's majority algorithm.
+    """
+    out = {}
+    for name in names:
+        layer = layers.get(_OUTPUT.sub("", name))
+        cfg = recipe.op(layer) if layer is not None else None
+        algorithm = cfg.activation.algorithm if cfg is not None and cfg.is_quantized else None
+        source = (
+            stats.get(algorithm or s["algorithm"]) or stats.get(s["algorithm"]) or next(iter(stats.values()))
+        )
+        key = (
+            name + INT8_SUFFIX
+            if s["quantized_dtype"] == "int8" and name + INT8_SUFFIX in source.ranges
+            else name
+        )
+        if key not in source.ranges:
+            raise QuantizationError(
+                f"no calibrated range for tensor {name!r}"
+                + (f" (layer {layer.name})" if layer is not None else "")
+                + f" in the {source.spec.algorithm} statistics: they were collected on a different model; "
+                "calibrate this model again"
+            )
+        low, high = source.ranges[key]
+        out[name] = (float(low), float(high))
+    return out
+
+
+def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mapping[str, Stats]) -> Any:
+    """A SymbolBlock computing ``recipe``'s quantized layers in oneDNN INT8, the others in FP32."""
+    import mxnet as mx
+    from mxnet.contrib.quantization import _calibrate_quantized_sym, _quantize_params, _quantize_symbol
+
+    if not stats:
+        raise QuantizationError("static quantization needs calibration statistics; none were given")
+    wanted = {k.name for k in recipe.quantized_ops()}
+    excluded = [k.name for k in layers if k.name not in wanted]
+    s = settings(recipe)
+    fused = graph.fused()
+    by_node = {n["name"]: layer_of(n) for n in nodes(fused) if n["op"] != "null"}
+    try:
+        qsym, calib_names = _quantize_symbol(
+            fused,
+            mx.cpu(),
+            excluded_symbols=excluded,
+            excluded_operators=[],
+            offline_params=list(graph.args),
+            quantized_dtype=s["quantized_dtype"],
+            quantize_mode="full",
+            quantize_granularity=s["quantize_granularity"],
+        )
+        th = thresholds(calib_names, by_node, recipe, stats, s)
+        qsym = _calibrate_quantized_sym(qsym, th)
+        qargs = _quantize_params(qsym, graph.args, th)
+        qsym = qsym.get_backend_symbol(BACKEND)
+        return block_from_graph(qsym, qargs, graph.auxs, graph.data_names)
+    except QuantizationError:
+        raise
+    except mx.base.MXNetError as exc:
+        raise QuantizationError(
+            f"MXNet could not quantize with {s} and FP32 layers {excluded}: {str(exc).strip().splitlines()[0]}"
+        ) from exc
