@@ -140,6 +140,7 @@ def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
 def _config(data: dict[str, Any], source: str | None) -> Config:
     c.check_keys(data, (*SECTIONS, *RAW_SECTIONS))
     raw = {k: c.mapping(data[k], k) or {} for k in RAW_SECTIONS if k in data}
+    _check_compression(raw)
     scalars = {k: data.get(k) for k in ("version", "device", "tensorboard")}
     return c.nested(
         "",
@@ -152,6 +153,16 @@ def _config(data: dict[str, Any], source: str | None) -> Config:
         source=source,
         **_given(scalars),
     )
+
+
+def _check_compression(raw: Mapping[str, Any]) -> None:
+    """pruning / distillation stay raw in the Config (their users live in the framework packages)
+    but are validated now, so a typo fails at load time with the file and key named."""
+    from lpot.compression.config import parse_distillation, parse_pruning
+
+    for key, parse in (("pruning", parse_pruning), ("distillation", parse_distillation)):
+        if key in raw:
+            c.nested(key, parse, raw[key])
 
 
 def _section(value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -1,0 +1,107 @@
+"""Knowledge distillation as a loss module for the user's own loop.
+
+    kd = DistillationLoss(teacher, student, {"temperature": 4, "loss_weights": [0.3, 0.7]})
+    loss = kd(student(x), x, y)          # teacher runs inside, without gradients
+
+Terms (``loss_types`` with ``loss_weights``): ``CE`` hard-label cross entropy, ``KL`` on
+temperature-softened logits (scaled by T^2, Hinton et al. 2015, so its gradients keep their size
+as T changes), ``MSE`` between logits. ``layers: {student_layer: teacher_layer}`` adds an MSE between
+intermediate outputs, captured with forward hooks (shapes must match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lpot.compression.config import DistillationConfig, parse_distillation
+from lpot.errors import ConfigError
+
+
+def distillation_config(config: Any) -> DistillationConfig:
+    if config is None:
+        return DistillationConfig()
+    if isinstance(config, DistillationConfig):
+        return config
+    sections = getattr(config, "extra_sections", None)
+    if sections is not None:
+        config = sections.get("distillation", {})
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"expected a distillation section (a mapping), got {type(config).__name__}")
+    from lpot.config._checks import InvalidField
+
+    try:
+        return parse_distillation(config)
+    except InvalidField as exc:
+        raise ConfigError(str(exc.under("distillation"))) from None
+
+
+class DistillationLoss(nn.Module):
+    def __init__(self, teacher: nn.Module, student: nn.Module | None = None, config: Any = None) -> None:
+        super().__init__()
+        self.config = distillation_config(config)
+        self.teacher = teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self._student_feats: dict[str, torch.Tensor] = {}
+        self._teacher_feats: dict[str, torch.Tensor] = {}
+        if self.config.layers:
+            if student is None:
+                raise ConfigError(
+                    "distillation.layers needs the student model: DistillationLoss(teacher, student, ...)"
+                )
+            self._hook(student, self.config.layers.keys(), self._student_feats, "student")
+            self._hook(teacher, self.config.layers.values(), self._teacher_feats, "teacher")
+
+    @staticmethod
+    def _hook(model: nn.Module, names: Any, store: dict[str, torch.Tensor], role: str) -> None:
+        modules = dict(model.named_modules())
+        for name in names:
+            if name not in modules:
+                raise ConfigError(f"distillation.layers: the {role} has no layer '{name}'")
+
+            def hook(_m: nn.Module, _i: Any, out: Any, name: str = name) -> None:
+                store[name] = out
+
+            modules[name].register_forward_hook(hook)
+
+    def forward(
+        self, student_logits: torch.Tensor, inputs: Any, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        with torch.no_grad():
+            teacher_logits = self.teacher(inputs)
+        t = self.config.temperature
+        total = student_logits.new_zeros(())
+        for kind, weight in zip(self.config.loss_types, self.config.loss_weights, strict=True):
+            if weight == 0:
+                continue
+            if kind == "CE":
+                if labels is None:
+                    raise ConfigError(
+                        "the CE distillation term needs labels: kd(student_logits, inputs, labels)"
+                    )
+                term = F.cross_entropy(student_logits, labels)
+            elif kind == "KL":
+                term = F.kl_div(
+                    F.log_softmax(student_logits / t, -1),
+                    F.softmax(teacher_logits / t, -1),
+                    reduction="batchmean",
+                ) * (t * t)
+            else:
+                term = F.mse_loss(student_logits, teacher_logits)
+            total = total + weight * term
+        for s_name, t_name in self.config.layers.items():
+            s, tt = self._student_feats.get(s_name), self._teacher_feats.get(t_name)
+            if s is None or tt is None:
+                continue
+            if s.shape != tt.shape:
+                raise ConfigError(
+                    f"distillation.layers: student '{s_name}' output {tuple(s.shape)} and teacher '{t_name}' "
+                    f"output {tuple(tt.shape)} differ; map layers of equal shape"
+                )
+            total = total + self.config.layer_weight * F.mse_loss(s, tt.detach())
+        return total
