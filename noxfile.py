@@ -52,7 +52,7 @@ def mxnet(session: nox.Session) -> None:
 def pytorch(session: nox.Session) -> None:
     """lpot-pytorch over torch 2.13 (the CPU wheel): conformance suite, PTQ/dynamic/QAT/BF16, resume."""
     session.install(TORCH)  # first and exact: any other torch release drags in GBs of CUDA
-    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core", "./lpot-pytorch")
+    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch")
     _pytest(session, "tests/pytorch")
 
 

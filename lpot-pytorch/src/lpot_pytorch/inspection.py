@@ -70,6 +70,8 @@ def op_weights(model: nn.Module, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
         module = modules.get(op.name)
         if isinstance(module, BF16Module):
             module = module.inner
+        if isinstance(module, nn.Sequential) and len(module):  # fused FP32 conv-relu: the conv holds it
+            module = module[0]
         weight = getattr(module, "weight", None)
         if callable(weight):  # quantized modules expose weight() as a method
             weight = weight()
