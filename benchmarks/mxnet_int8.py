@@ -1,10 +1,16 @@
-"""MXNet INT8: FP32 vs lpot vs a hand-made ``quantize_net``, on a ResNet-18-shaped Gluon net.
+"""MXNet INT8 and BF16: FP32 vs lpot vs hand-made ``quantize_net`` / AMP, on a ResNet-18 Gluon net.
 
 Runs standalone in an MXNet environment (``nox -s bench_mxnet``; mxnet 1.9.1 needs numpy < 1.24).
 The net is Gluon's model-zoo ``resnet18_v1`` with random weights (no download): latency depends on
 the topology, not the weights. Both INT8 nets are built from the same 32 calibration images with
 naive (min/max) calibration and ``auto`` dtype, so the comparison is like with like. Timings are
-medians, the three nets interleaved per round so that machine noise hits them alike.
+medians, the nets interleaved per round so that machine noise hits them alike.
+
+BF16 rows: lpot's recipe with every conv/FC in bf16 (AMP on the unfused graph, then oneDNN fusion),
+MXNet's own ``amp.convert_hybrid_block`` of the whole net, and lpot's mixed recipe (INT8 with the
+first conv in BF16, what a fallback of that conv gives where BF16 is in the space). MXNet 1.9.1's
+oneDNN uses AMX only when asked before its first primitive: run once plain and once with ``--amx``
+(``lpot_mxnet.enable_amx()``) to see both.
 """
 
 from __future__ import annotations
@@ -43,18 +49,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224, help="input height and width")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per net and batch size")
+    parser.add_argument(
+        "--amx", action="store_true", help="let MXNet's oneDNN use AMX (lpot_mxnet.enable_amx)"
+    )
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore")
+    if args.amx:
+        from lpot_mxnet import enable_amx
+
+        if not enable_amx():
+            raise SystemExit("this CPU/kernel cannot run AMX")
     import mxnet as mx
+    from mxnet.contrib import amp
     from mxnet.contrib.quantization import quantize_net
     from mxnet.gluon.model_zoo import vision
 
     import lpot
     from lpot.backend import CalibrationSpec
     from lpot.isa import cpu_features
+    from lpot.recipe import OpConfig, TensorConfig
     from lpot.tuning.space import build_space
+    from lpot_mxnet.amx import amx_enabled, bf16_speedup
     from lpot_mxnet.backend import MXNetBackend
+    from lpot_mxnet.bf16 import bf16_layers
 
     rng = np.random.default_rng(0)
     mx.random.seed(0)
@@ -90,16 +108,38 @@ def main() -> None:
         ctx=mx.cpu(),
     )
     hand_s = time.perf_counter() - start
-    for block in (ours, hand):
+    bf16 = OpConfig(activation=TensorConfig(dtype="bf16"))
+    weighted = [op for op in recipe.ops if op.op_type in ("Convolution", "FullyConnected")]
+    all_bf16 = recipe.with_ops({op: bf16 for op in weighted}).fallback(
+        [op for op in recipe.ops if op not in weighted]
+    )
+    ours_bf16 = backend.quantize(net, all_bf16, {})
+    mixed = backend.quantize(net, recipe.with_ops({weighted[0]: bf16}), {"minmax": stats})
+    assert len(bf16_layers(ours_bf16._cached_graph[1])) == len(weighted)
+    hand_bf16 = amp.convert_hybrid_block(
+        net, target_dtype="bfloat16", ctx=mx.cpu(), cast_optional_params=True
+    )
+    for block in (ours, hand, ours_bf16, hand_bf16, mixed):
         block.hybridize(static_alloc=True, static_shape=True)
 
-    nets = {"fp32": net, "lpot int8": ours, "quantize_net int8": hand}
+    nets = {
+        "fp32": net,
+        "lpot int8": ours,
+        "quantize_net int8": hand,
+        "lpot bf16": ours_bf16,
+        "amp bf16": hand_bf16,
+        "lpot int8+bf16": mixed,
+    }
     sizes = {k: backend.model_size(v) for k, v in nets.items()}
     eval_x = mx.nd.array(rng.random((16, 3, args.size, args.size), dtype=np.float32))
     ref = net(eval_x).asnumpy().argmax(1)
-    agree = {k: float((v(eval_x).asnumpy().argmax(1) == ref).mean()) for k, v in nets.items()}
+    agree = {k: float((backend.predict(v, eval_x).argmax(1) == ref).mean()) for k, v in nets.items()}
 
-    print(f"CPU: {cpu_features().describe()}; MXNet {mx.__version__}; input {args.size}x{args.size}")
+    print(
+        f"CPU: {cpu_features().describe()}; MXNet {mx.__version__}; input {args.size}x{args.size}; "
+        f"AMX for oneDNN: {'on' if amx_enabled() else 'off'}; "
+        f"probe conv BF16 speedup over FP32 {bf16_speedup():.2f}x"
+    )
     print(
         f"lpot: calibration {calib_s:.2f} s once, then {quantize_s:.2f} s per recipe; "
         f"quantize_net: {hand_s:.2f} s per call (recalibrates every time)\n"

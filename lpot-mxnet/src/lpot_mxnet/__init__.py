@@ -1,5 +1,11 @@
 """lpot backend for MXNet Gluon. Importing it does not import mxnet: the backend loads it on use."""
 
+from lpot_mxnet.amx import enable_amx, isa_allows_amx, request_amx_permission
 from lpot_mxnet.version import __version__
 
-__all__ = ["__version__"]
+if isa_allows_amx():
+    # DNNL_MAX_CPU_ISA asks MXNet's oneDNN 2.4 for AMX, which it never asks Linux for: without the
+    # permission the first AMX instruction kills the process (SIGILL). Cheap, and mxnet-free.
+    request_amx_permission()
+
+__all__ = ["__version__", "enable_amx"]

@@ -47,11 +47,15 @@ def _wait(out: Any) -> None:
         array.wait_to_read()
 
 
-def _instance(args: tuple[bytes, bytes, list[Any], list[int], int, int, Any]) -> list[float]:
-    symbol, params, batches, cores, warmup, iterations, barrier = args
+def _instance(args: tuple[bytes, bytes, list[Any], list[int], int, int, Any, bool]) -> list[float]:
+    symbol, params, batches, cores, warmup, iterations, barrier, amx = args
     os.environ["OMP_NUM_THREADS"] = str(len(cores))
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
+    if amx:  # same kernels as the parent: the AMX permission does not survive exec
+        from lpot_mxnet.amx import enable_amx
+
+        enable_amx()
     from lpot_mxnet.model_io import read_model
 
     with tempfile.TemporaryDirectory(prefix="lpot-mx-bench-") as tmp:
@@ -88,6 +92,7 @@ def benchmark(
     if num_instances == 1:
         per_instance = [time_block(model, batches, warmup, iterations)]
     else:
+        from lpot_mxnet.amx import amx_enabled
         from lpot_mxnet.model_io import export_bytes
 
         symbol, params = export_bytes(model)
@@ -97,7 +102,11 @@ def benchmark(
             barrier = manager.Barrier(num_instances)
             with ctx.Pool(num_instances) as pool:
                 per_instance = pool.map(
-                    _instance, [(symbol, params, batches, g, warmup, iterations, barrier) for g in groups]
+                    _instance,
+                    [
+                        (symbol, params, batches, g, warmup, iterations, barrier, amx_enabled())
+                        for g in groups
+                    ],
                 )
     medians = [statistics.median(t) for t in per_instance]  # robust to scheduler hiccups
     every = [t for ts in per_instance for t in ts]

@@ -8,12 +8,18 @@ MXNet takes one ``quantized_dtype`` per graph: lpot's per-op activation dtype is
 majority. ``uint8`` means MXNet's ``auto`` (unsigned where the calibrated tensor is non-negative,
 signed where it is not); MXNet's plain ``uint8`` would clip every negative activation (input
 data, logits) to zero and is never the better choice, so it is not offered.
+
+``bf16`` is offered for Convolution and FullyConnected layers (AMP's BF16 ops) only where the CPU
+has native BF16 (``cpu_features().fast_bf16``) *and* MXNet's oneDNN measurably runs a BF16 conv
+faster than FP32 here (:func:`lpot_mxnet.amx.bf16_is_fast`): MXNet 1.9.1's oneDNN uses AMX only
+after :func:`lpot_mxnet.amx.enable_amx`, and its AVX512-BF16 kernels are slower than FP32.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
 from lpot_mxnet.graph import BACKEND, WEIGHTED, layer_of, nodes
 
@@ -41,20 +47,31 @@ def quantizable_layers(symbol: Any, data_names: list[str]) -> list[OpKey]:
     return [layer_of(n) for n in nodes(fused) if n["op"] != "null" and f"quantized_{n['name']}" in quantized]
 
 
-def op_capabilities() -> tuple[OpCapability, OpCapability]:
+def bf16_offered(cpu: CpuFeatures | None = None) -> bool:
+    """BF16 in the space: native BF16 on the CPU and faster than FP32 through this MXNet build."""
+    from lpot_mxnet.amx import bf16_is_fast
+
+    cpu = cpu or cpu_features()
+    return cpu.fast_bf16 and bf16_is_fast()
+
+
+def op_capabilities(bf16: bool = False) -> tuple[OpCapability, OpCapability]:
     """(weighted layer, activation-only layer) choices for static quantization.
 
-    oneDNN runs the same INT8 graph on AVX2 and VNNI CPUs (u8s8 kernels either way), so the
+    oneDNN runs the same INT8 graph on AVX2 and VNNI CPUs (u8s8 kernels either way), so the INT8
     choices do not depend on the ISA. Weights are always symmetric INT8 and activations symmetric
-    (uint8 with zero at 0), as MXNet quantizes them.
+    (uint8 with zero at 0), as MXNet quantizes them. With ``bf16``, conv/FC layers may also run in
+    BF16 (what an op leaving INT8 then falls back to).
     """
-    activation = TensorChoices(dtype=("uint8", "int8", "fp32"), scheme=("sym",), algorithm=ALGORITHMS)
+    dtypes = ("uint8", "int8", "bf16", "fp32") if bf16 else ("uint8", "int8", "fp32")
+    activation = TensorChoices(dtype=dtypes, scheme=("sym",), algorithm=ALGORITHMS)
     weight = TensorChoices(dtype=("int8", "fp32"), scheme=("sym",), granularity=("per_tensor", "per_channel"))
-    return OpCapability(activation=activation, weight=weight), OpCapability(activation=activation)
+    plain = TensorChoices(dtype=("uint8", "int8", "fp32"), scheme=("sym",), algorithm=ALGORITHMS)
+    return OpCapability(activation=activation, weight=weight), OpCapability(activation=plain)
 
 
-def build_capability_from_layers(layers: list[OpKey]) -> Capability:
-    weighted, plain = op_capabilities()
+def build_capability_from_layers(layers: list[OpKey], bf16: bool = False) -> Capability:
+    weighted, plain = op_capabilities(bf16)
     opwise: dict[OpKey, OpCapability] = {}
     optypewise: dict[str, OpCapability] = {}
     for layer in layers:

@@ -5,6 +5,9 @@ The steps are ``quantize_net_v2``'s minus its calibration run: fuse for oneDNN, 
 the thresholds of every tensor the pass asks to calibrate from the run's cached :class:`Stats`,
 quantize the weights, fuse again (requantize into the conv), and wrap the result in a SymbolBlock.
 A trial costs a graph rewrite, not a pass over the calibration data.
+
+Ops whose recipe dtype is ``bf16`` are first turned to bfloat16 by MXNet's AMP on the unfused FP32
+graph (:mod:`lpot_mxnet.bf16`), so one graph can hold INT8, BF16 and FP32 layers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from lpot.backend import Stats
 from lpot.errors import QuantizationError
 from lpot.recipe import OpKey, Recipe
+from lpot_mxnet.bf16 import bf16_names, sources, to_bf16
 from lpot_mxnet.calibration import INT8_SUFFIX
 from lpot_mxnet.graph import BACKEND, Graph, block_from_graph, layer_of, nodes
 
@@ -47,14 +51,17 @@ def thresholds(
     recipe: Recipe,
     stats: Mapping[str, Stats],
     s: Mapping[str, str],
+    casts: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """The (min, max) of every tensor MXNet's pass wants calibrated, from the cached statistics.
 
     A layer's output takes its own op's algorithm; network inputs and the outputs of FP32 layers
-    feeding a quantized one take the recipe's majority algorithm.
+    feeding a quantized one take the recipe's majority algorithm. ``casts`` maps AMP casts back to
+    FP32 (of BF16 layers' outputs) to the tensor they cast, whose range was calibrated.
     """
     out = {}
-    for name in names:
+    for wanted in names:
+        name = (casts or {}).get(wanted, wanted)
         layer = layers.get(_OUTPUT.sub("", name))
         cfg = recipe.op(layer) if layer is not None else None
         algorithm = cfg.activation.algorithm if cfg is not None and cfg.is_quantized else None
@@ -74,15 +81,21 @@ def thresholds(
                 "calibrate this model again"
             )
         low, high = source.ranges[key]
-        out[name] = (float(low), float(high))
+        out[wanted] = (float(low), float(high))
     return out
 
 
 def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mapping[str, Stats]) -> Any:
-    """A SymbolBlock computing ``recipe``'s quantized layers in oneDNN INT8, the others in FP32."""
+    """A SymbolBlock computing ``recipe``'s quantized layers in oneDNN INT8, its bf16 layers in
+    BF16 and the others in FP32."""
     import mxnet as mx
     from mxnet.contrib.quantization import _calibrate_quantized_sym, _quantize_params, _quantize_symbol
 
+    bf16 = bf16_names(recipe.ops)
+    if bf16:
+        graph = to_bf16(graph, bf16)
+    if not recipe.quantized_ops():
+        return block_from_graph(graph.fused(), graph.args, graph.auxs, graph.data_names)
     if not stats:
         raise QuantizationError("static quantization needs calibration statistics; none were given")
     wanted = {k.name for k in recipe.quantized_ops()}
@@ -101,7 +114,7 @@ def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mappi
             quantize_mode="full",
             quantize_granularity=s["quantize_granularity"],
         )
-        th = thresholds(calib_names, by_node, recipe, stats, s)
+        th = thresholds(calib_names, by_node, recipe, stats, s, sources(fused) if bf16 else None)
         qsym = _calibrate_quantized_sym(qsym, th)
         qargs = _quantize_params(qsym, graph.args, th)
         qsym = qsym.get_backend_symbol(BACKEND)
@@ -110,5 +123,5 @@ def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mappi
         raise
     except mx.base.MXNetError as exc:
         raise QuantizationError(
-            f"MXNet could not quantize with {s} and FP32 layers {excluded}: {str(exc).strip().splitlines()[0]}"
+            f"MXNet could not quantize with {s}, BF16 layers {bf16} and FP32 layers {excluded}: {str(exc).strip().splitlines()[0]}"
         ) from exc
