@@ -13,7 +13,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["core", "onnxrt", "pytorch", "mxnet", "report"]
+nox.options.sessions = ["core", "onnxrt", "pytorch", "mxnet", "tensorflow", "report"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -21,6 +21,14 @@ TORCH = "torch==2.13.0"
 ONNXRT_STACK = ["onnxruntime>=1.17,<2", "onnx>=1.15", "scikit-learn>=1.3"]
 # mxnet 1.9.1 breaks with numpy >= 1.24 (lpot-mxnet declares the pin); scikit-learn 1.6 needs newer numpy
 MXNET_STACK = ["mxnet==1.9.1", "numpy<1.24", "scikit-learn>=1.3,<1.6"]
+# tensorflow needs numpy >= 1.26: never in the MXNet venv
+TENSORFLOW_STACK = [
+    "tensorflow-cpu>=2.16,<3",
+    "keras>=3.5,<4",
+    "ai-edge-litert>=1.0",
+    "numpy>=1.26",
+    "scikit-learn>=1.3",
+]
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -29,8 +37,10 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """lpot-core alone (no deep-learning framework) with its strategy extras, a third-party plugin package, scikit-learn's data sets."""
-    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe]", "./tests/core/plugin_pkg")
+    """lpot-core alone (no deep-learning framework) with its strategy and ray extras, a third-party plugin package, scikit-learn's data sets."""
+    session.install(
+        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe,ray]", "./tests/core/plugin_pkg"
+    )
     _pytest(session, "tests/core")
 
 
@@ -82,7 +92,9 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: tables of ratios measured side by side in one run."""
     session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        if script.name.startswith(("mxnet_", "pytorch_")):  # their own venvs: bench_mxnet, bench_pytorch
+        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_")):  # their own venvs: bench_<name>
+            continue
+        if script.name == "tuning_efficiency.py":  # needs the strategy extras and INC: bench_inc
             continue
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
@@ -95,6 +107,39 @@ def bench_pytorch(session: nox.Session) -> None:
     session.install("--no-deps", "torchao==0.18.0")  # pt2e for the comparison; its deps would replace torch
     for script in sorted((ROOT / "benchmarks").glob("pytorch_*.py")):
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def tensorflow(session: nox.Session) -> None:
+    """lpot-tensorflow over TensorFlow/Keras 3 + LiteRT (own venv): conformance, TFLite INT8, QAT, resume."""
+    session.install("pytest>=7", "./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK)
+    _pytest(session, "tests/tensorflow")
+
+
+@nox.session(default=False)
+def bench_tensorflow(session: nox.Session) -> None:
+    """TensorFlow benchmarks (FP32 Keras / TFLite vs lpot INT8 vs Keras int8), in the TensorFlow venv."""
+    session.install("./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK)
+    for script in sorted((ROOT / "benchmarks").glob("tensorflow_*.py")):
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(default=False)
+def bench_inc(session: nox.Session) -> None:
+    """Tuning efficiency per strategy, lpot next to Intel Neural Compressor 2.6, in its own venv."""
+    # INC 2.6: the last release that tunes ONNX Runtime models with op-wise fallback (3.x dropped
+    # its ONNX side); it still calls onnx.mapping (gone in onnx 1.17) and imports six.
+    session.install(
+        "./lpot-core[bayesian,tpe]",
+        "./lpot-onnxrt[demo]",
+        "neural-compressor==2.6",
+        "onnx>=1.15,<1.17",
+        "six",
+        "onnxruntime>=1.17,<2",
+        "scikit-learn>=1.3",
+    )
+    script = str(ROOT / "benchmarks" / "tuning_efficiency.py")
+    session.run("python", script, "--inc", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
 
 @nox.session(default=False)

@@ -1,0 +1,40 @@
+"""lpot's TensorFlow/Keras 3 backend: TFLite full-integer INT8, Keras QAT callbacks, Keras int8 weights.
+
+Importing this package does not import tensorflow or keras: the backend, the callback and
+:func:`convert` import them when first used (``lpot_tensorflow.QuantizationAwareCallback`` is
+resolved lazily).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lpot_tensorflow.version import __version__
+
+__all__ = [
+    "DistillationCallback",
+    "PruningCallback",
+    "QuantizationAwareCallback",
+    "TFLiteModel",
+    "__version__",
+    "convert",
+    "prepare_qat",
+]
+
+_LAZY = {
+    "QuantizationAwareCallback": "lpot_tensorflow.qat",
+    "convert": "lpot_tensorflow.qat",
+    "prepare_qat": "lpot_tensorflow.qat",
+    "TFLiteModel": "lpot_tensorflow.runtime",
+    "PruningCallback": "lpot_tensorflow.pruning",
+    "DistillationCallback": "lpot_tensorflow.distillation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lpot_tensorflow' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,133 @@
+"""Per-layer outputs of an FP32/Keras-int8 model or a TFLite model on the same inputs (MSE strategy,
+the report's sensitivity chart, TensorBoard).
+
+A TFLite op computes a layer *and* what the converter fused into it (a Conv2D's BatchNormalization
+and ReLU), so the Keras side reads the output of the last fused layer (:func:`fused_tail`) and the
+TFLite side the op's output tensor (dequantized): both then mean the same thing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from lpot.data import split_batch
+from lpot.recipe import OpKey
+from lpot_tensorflow.runtime import TFLiteModel, interpreter_class
+from lpot_tensorflow.tensors import is_keras
+
+FUSED_AFTER = ("BatchNormalization", "ReLU")
+FUSED_ACTIVATIONS = ("relu", "relu6", "tanh", "linear")
+
+
+def _consumers(layer: Any) -> list[Any]:
+    return [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+
+
+def fused_tail(layer: Any) -> Any:
+    """Follow single-consumer BatchNormalization / ReLU / Activation layers, as TFLite fuses them."""
+    current, seen = layer, 0
+    while seen < 3:
+        nxt = _consumers(current)
+        if len(nxt) != 1:
+            break
+        cand = nxt[0]
+        name = type(cand).__name__
+        act = getattr(getattr(cand, "activation", None), "__name__", None)
+        if name in FUSED_AFTER or (name == "Activation" and act in FUSED_ACTIVATIONS):
+            current, seen = cand, seen + 1
+            continue
+        break
+    return current
+
+
+def inspect_keras(model: Any, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    import keras
+
+    top = {layer.name: layer for layer in model.layers}
+    names = [op.name for op in ops if op.name in top]
+    if not names:
+        return {}
+    probe = keras.Model(model.inputs, [fused_tail(top[n]).output for n in names])
+    captured: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for batch in dataloader:
+        outs = probe.predict_on_batch(split_batch(batch)[0])
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for n, value in zip(names, outs):
+            captured[n].append(np.asarray(value, dtype=np.float32))
+    return {n: np.concatenate(v) for n, v in captured.items() if v}
+
+
+def inspect_tflite(
+    model: TFLiteModel, dataloader: Iterable[Any], ops: Iterable[OpKey]
+) -> dict[str, np.ndarray]:
+    wanted = {op.name: model.layers[op.name]["outputs"][-1] for op in ops if op.name in model.layers}
+    if not wanted:
+        return {}
+    with warnings.catch_warnings():  # "for debugging purposes only": reading intermediates is the point
+        warnings.simplefilter("ignore")
+        interpreter = interpreter_class()(model_content=model.content, experimental_preserve_all_tensors=True)
+    details = {d["name"]: d for d in interpreter.get_tensor_details()}
+    inputs = {d["name"]: d["index"] for d in interpreter.get_input_details()}
+    sig = interpreter.get_signature_list()
+    sig_inputs = next(iter(sig.values()))["inputs"] if sig else []
+    runner_inputs = interpreter.get_signature_runner().get_input_details() if sig else {}
+    captured: dict[str, list[np.ndarray]] = {n: [] for n in wanted}
+    shape: tuple[Any, ...] | None = None
+    for batch in dataloader:
+        feeds = model.feeds(split_batch(batch)[0])
+        index = {n: runner_inputs[n]["index"] for n in sig_inputs} if runner_inputs else inputs
+        now = tuple(tuple(v.shape) for v in feeds.values())
+        if now != shape:
+            for n, v in feeds.items():
+                interpreter.resize_tensor_input(index[n], v.shape)
+            interpreter.allocate_tensors()
+            shape = now
+        for n, v in feeds.items():
+            interpreter.set_tensor(index[n], v)
+        interpreter.invoke()
+        for layer, tensor in wanted.items():
+            d = details[tensor]
+            value = interpreter.get_tensor(d["index"])
+            scale, zero = d["quantization"]
+            if value.dtype != np.float32:
+                value = (value.astype(np.float32) - zero) * (scale or 1.0)
+            captured[layer].append(value.astype(np.float32))
+    return {n: np.concatenate(v) for n, v in captured.items() if v}
+
+
+def inspect(model: Any, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    ops = list(ops)
+    if isinstance(model, TFLiteModel):
+        return inspect_tflite(model, dataloader, ops)
+    if is_keras(model):
+        return inspect_keras(model, dataloader, ops)
+    return {}
+
+
+def op_weights(model: Any, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    """Kernels of Keras layers as they compute (Keras int8 kernels dequantized)."""
+    if not is_keras(model):
+        return {}
+    top = {layer.name: layer for layer in model.layers}
+    out = {}
+    for op in ops:
+        layer = top.get(op.name)
+        if layer is None:
+            continue
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None:
+            value = np.asarray(keras_numpy(kernel), dtype=np.float32)
+            scale = getattr(layer, "kernel_scale", None)
+            if scale is not None and getattr(layer, "quantization_mode", None) == "int8":
+                value = value / np.asarray(keras_numpy(scale), dtype=np.float32)
+            out[op.name] = value
+    return out
+
+
+def keras_numpy(value: Any) -> np.ndarray:
+    inner = getattr(value, "value", value)  # a keras.Variable: read its tf.Variable (no __array__ warning)
+    return np.asarray(inner.numpy() if hasattr(inner, "numpy") else inner)

@@ -1,0 +1,66 @@
+"""A recipe applied to the FP32 Keras model: TFLite INT8 from cached ranges, Keras int8, or QAT."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lpot.backend import Stats
+from lpot.errors import QuantizationError
+from lpot.recipe import Recipe
+from lpot_tensorflow import keras_int8, tflite
+from lpot_tensorflow.calibration import Template
+from lpot_tensorflow.capability import DYNAMIC, QAT
+from lpot_tensorflow.runtime import TFLiteModel
+
+log = logging.getLogger("lpot")
+
+
+def quantize_tflite(recipe: Recipe, stats: Mapping[str, Stats], template: Template) -> TFLiteModel:
+    """Full-integer TFLite: the template's ranges set from ``stats``, fallback layers denylisted."""
+    if "minmax" not in stats:
+        raise QuantizationError(f"no minmax calibration statistics given (have {sorted(stats)})")
+    quantized = recipe.quantized_ops()
+    deny: list[str] = []
+    for key, cfg in recipe.ops.items():
+        if cfg.is_quantized:
+            continue
+        entry = template.layers.get(key.name)
+        if entry is None:
+            log.warning("layer %s has no TFLite op lpot could find; it cannot be kept float", key)
+            continue
+        deny.extend(entry.outputs)
+    weights = next((recipe.op(k).weight for k in quantized if recipe.op(k).weight is not None), None)
+    per_channel = weights is None or weights.granularity != "per_tensor"
+    content = tflite.write_ranges(template.content, stats["minmax"].ranges)
+    content = tflite.quantize_model(content, deny=deny, per_channel=per_channel)
+    # The quantizer renames some outputs (the last op's output goes to the Dequantize it adds), so
+    # the layer map of the result is recomputed on the result.
+    final = tflite.layer_map(content, template.table)
+    meta = {
+        "layers": {path: entry.to_dict() for path, entry in final.items()},
+        "inputs": template.inputs,
+        "recipe": recipe.to_dict(),
+    }
+    return TFLiteModel(tflite.embed_metadata(content, meta))
+
+
+def quantize(
+    model: Any,
+    recipe: Recipe,
+    stats: Mapping[str, Stats],
+    template: Callable[[], Template],
+    *,
+    q_func: Callable[[Any], Any] | None = None,
+    dataloader: Iterable[Any] | None = None,
+) -> Any:
+    if recipe.approach == QAT:
+        from lpot_tensorflow.qat import quantize_aware
+
+        return quantize_aware(model, recipe, q_func, dataloader)
+    if recipe.approach == DYNAMIC or recipe.options.get("format") == "keras_int8":
+        return keras_int8.quantize(model, recipe)
+    if not recipe.quantized_ops():  # every op float: the FP32 model is the answer
+        return model
+    return quantize_tflite(recipe, stats, template())
