@@ -128,13 +128,16 @@ def bench_tensorflow(session: nox.Session) -> None:
 def bench_inc(session: nox.Session) -> None:
     """Tuning efficiency per strategy, lpot next to Intel Neural Compressor 2.6, in its own venv."""
     # INC 2.6: the last release that tunes ONNX Runtime models with op-wise fallback (3.x dropped
-    # its ONNX side); it still calls onnx.mapping (gone in onnx 1.17) and imports six.
+    # its ONNX side); it still calls onnx.mapping (gone in onnx 1.17), imports six and pkg_resources.
+    # ORT's quantization tools import ml_dtypes, which only onnx >= 1.17 would have pulled in.
     session.install(
         "./lpot-core[bayesian,tpe]",
         "./lpot-onnxrt[demo]",
         "neural-compressor==2.6",
         "onnx>=1.15,<1.17",
+        "ml_dtypes",
         "six",
+        "setuptools<81",
         "onnxruntime>=1.17,<2",
         "scikit-learn>=1.3",
     )

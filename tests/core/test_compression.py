@@ -139,3 +139,14 @@ def test_block_mask_removes_whole_blocks():
     blocks = mask.reshape(4, 2, 4)
     assert ((blocks.sum(-1) == 0) | (blocks.sum(-1) == 4)).all()
     assert mask.mean() == pytest.approx(0.5)
+
+
+def test_lpot1_train_and_weight_magnitude_layout():
+    cfg = parse_pruning(
+        {
+            "train": {"start_epoch": 1, "end_epoch": 4, "optimizer": {"SGD": {"learning_rate": 0.1}}},
+            "approach": {"weight_magnitude": {"initial_sparsity": 0.0, "target_sparsity": 0.97}},
+        }
+    )
+    (p,) = cfg.pruners
+    assert (p.method, p.target_sparsity, p.start_epoch, p.end_epoch) == ("magnitude", 0.97, 1, 4)

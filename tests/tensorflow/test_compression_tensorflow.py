@@ -151,3 +151,35 @@ def test_distillation_callback_beats_the_same_student_alone(kdigits, trained):
     distilled.fit(x[:600], noisy[:600], epochs=15, batch_size=32, verbose=0, callbacks=[kd])
     assert _accuracy(distilled, xv, yv) >= _accuracy(alone, xv, yv) + 0.02
     assert "compute_loss" not in distilled.__dict__  # the student's own loss is back after fit
+
+
+def test_pruned_model_keeps_its_zeros_in_int8_tflite(kdigits, trained, tmp_path):
+    """Pruning, then lpot.tune: the INT8 kernels of the TFLite model keep the zeros (symmetric INT8)."""
+    import lpot
+    from lpot_tensorflow.runtime import TFLiteModel, interpreter_class
+
+    x, y, xv, yv = kdigits
+    model = _copy(trained)
+    pruning = PruningCallback({"target_sparsity": 0.7, "end_epoch": 1})
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[pruning])
+    sparse = pruning.strip()
+    result = lpot.tune(
+        sparse,
+        q_dataloader=lpot.ArrayLoader(x[:64], y[:64], batch_size=32),
+        eval_func=lambda m: _accuracy(m, xv, yv),
+        config={"tuning": {"workspace": {"path": str(tmp_path)}}},
+        progress=False,
+    )
+    assert result.status == "met" and isinstance(result.model, TFLiteModel)
+    interpreter = interpreter_class()(model_content=result.model.content)
+    kernels = []
+    for detail in interpreter.get_tensor_details():
+        if detail["dtype"] == np.int8 and len(detail["shape"]) >= 2:
+            try:
+                kernels.append(interpreter.get_tensor(detail["index"]))
+            except ValueError:  # activations have no data before a run
+                continue
+    weights = [k for k in kernels if np.any(k != 0)]  # unallocated activation buffers read as zeros
+    assert len(weights) >= 4  # conv1, conv2, fc1, fc2 (+ conv3 in this net) as INT8 constants
+    for kernel in weights:
+        assert np.mean(kernel == 0) >= 0.69

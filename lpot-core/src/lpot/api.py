@@ -14,7 +14,7 @@ from lpot.config import Config, load_config
 from lpot.data import check_reiterable
 from lpot.errors import ConfigError, DataError
 from lpot.isa import cpu_features
-from lpot.objectives import Objective, Performance, create_objective
+from lpot.objectives import Objective, Performance, bind_reference, create_objective
 from lpot.strategies import Strategy, create_strategy
 from lpot.tensorboard import require_writer
 from lpot.tuning.evaluation import make_evaluator
@@ -80,6 +80,9 @@ def tune(
         metric_config=cfg.evaluation.accuracy.metric if cfg.evaluation.accuracy else None,
         higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
         postprocess=_postprocess(cfg),
+        criterion=cfg.tuning.accuracy_criterion,
+        staged=cfg.tuning.staged_evaluation,
+        reference=native,
     )
     tensorboard = cfg.tensorboard or cfg.tuning.tensorboard
     if tensorboard:
@@ -93,7 +96,7 @@ def tune(
         space=space,
         strategy=strategy or create_strategy(cfg.tuning.strategy.name, dict(cfg.tuning.strategy.params)),
         evaluator=evaluator,
-        objective=objective or _objective(cfg),
+        objective=bind_reference(objective or _objective(cfg), native),
         criterion=cfg.tuning.accuracy_criterion,
         q_dataloader=with_progress(q_dataloader, "calibrating", progress),
         bench_dataloader=_first(bench_dataloader, eval_dataloader, q_dataloader),
@@ -102,13 +105,24 @@ def tune(
         max_trials=cfg.tuning.exit_policy.max_trials,
         timeout=cfg.tuning.exit_policy.timeout,
         seed=cfg.tuning.random_seed,
-        config_hash=cfg.hash(),
+        config_hash=_resume_hash(cfg),
         run_metadata=_run_metadata(chosen, cfg, evaluator.description),
         progress=progress,
         tensorboard=tensorboard,
         q_func=q_func,
+        executor=cfg.tuning.executor,
     )
     return run(job)
+
+
+def _resume_hash(cfg: Config) -> str:
+    """The config hash a resume must match: where trials run (``tuning.executor``) does not change
+    their results, so a run may be resumed on another executor or with more workers."""
+    from dataclasses import replace
+
+    from lpot.config.tuning import ExecutorConfig
+
+    return replace(cfg, tuning=replace(cfg.tuning, executor=ExecutorConfig())).hash()
 
 
 def _config_loaders(cfg: Config, q_loader: Any, eval_loader: Any, eval_func: Any) -> tuple[Any, Any, Any]:

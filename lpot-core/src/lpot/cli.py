@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lpot.errors import DataError, LpotError
+from lpot.errors import ConfigError, DataError, LpotError
 
 EXIT_USER_ERROR = 2
 
@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--workspace", help="workspace folder (overrides tuning.workspace.path)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in the workspace")
     t.add_argument("--output", help="also save the tuned model and its recipe here")
+    t.add_argument(
+        "--executor",
+        choices=("serial", "local", "ray"),
+        help="where trials run (overrides tuning.executor.name): serial, local worker processes, or Ray",
+    )
+    t.add_argument(
+        "--workers",
+        type=int,
+        help="trials at once on a local or ray executor (overrides tuning.executor.workers)",
+    )
 
     b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
     b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
@@ -116,6 +126,7 @@ def _tune(args: argparse.Namespace) -> int:
     if args.workspace:
         workspace = replace(cfg.tuning.workspace, path=args.workspace)
         cfg = replace(cfg, tuning=replace(cfg.tuning, workspace=workspace))
+    cfg = with_executor(cfg, args.executor, args.workers)
     calib = _npz(args.calib_data or args.data, args.batch_size)
     evals = _npz(args.eval_data or args.data, args.batch_size)
     result = tune(
@@ -130,6 +141,29 @@ def _tune(args: argparse.Namespace) -> int:
     if args.output:
         print(f"saved: {result.save(args.output)}")
     return 0
+
+
+def with_executor(cfg: Any, name: str | None, workers: int | None) -> Any:
+    """``cfg`` with ``--executor`` / ``--workers`` applied (``--workers 2`` alone means local)."""
+    if name is None and workers is None:
+        return cfg
+    from lpot.config.tuning import ExecutorConfig
+
+    current = cfg.tuning.executor
+    if name is None:
+        name = current.name if current.name != "serial" or workers == 1 else "local"
+    fields = {**current.__dict__, "name": name}
+    if workers is not None:
+        fields["workers"] = workers
+    if name != current.name and name != "ray":
+        fields["address"] = None
+    if name == "serial" and workers is None:
+        fields["workers"] = None
+    try:
+        executor = ExecutorConfig(**fields)
+    except ConfigError as exc:
+        raise ConfigError(f"--executor/--workers: {exc}") from None
+    return replace(cfg, tuning=replace(cfg.tuning, executor=executor))
 
 
 def _benchmark(args: argparse.Namespace) -> int:

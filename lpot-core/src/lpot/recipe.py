@@ -147,13 +147,17 @@ class Capability:
     ``opwise`` lists every quantizable op in graph order; ``optypewise`` the choices per op type.
     ``approaches`` are the quantization approaches the backend supports for this model, and
     ``options`` the model-wise knobs of the backend (e.g. ONNX ``format``: ``qdq``/``qoperator``),
-    each with its allowed values, default first.
+    each with its allowed values, default first. ``last_resort`` names option values (among
+    ``options``) that leave INT8 altogether, such as a BF16 model family: a strategy that stops at
+    the first recipe meeting the goal tries them only after INT8 with op-wise fallback has failed,
+    so a slower precision never wins just by being tried first.
     """
 
     optypewise: Mapping[str, OpCapability]
     opwise: Mapping[OpKey, OpCapability]
     approaches: tuple[str, ...] = ("post_training_static_quant",)
     options: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
+    last_resort: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The seed format of the original tool, with op keys as ``[name, op_type]`` strings."""

@@ -24,7 +24,7 @@ from lpot_tensorflow.layers import KERAS_INT8, quantizable_layers
 STATIC = "post_training_static_quant"
 DYNAMIC = "post_training_dynamic_quant"
 QAT = "quant_aware_training"
-FORMATS = ("tflite", "keras_int8")
+FORMATS = ("tflite", "keras_int8")  # + "keras_bf16" where the CPU has native BF16 (mixed_precision)
 SIZE_OBJECTIVES = ("model_size", "footprint")
 
 
@@ -47,9 +47,12 @@ def formats_for(
 ) -> tuple[str, ...]:
     if formats:
         return tuple(formats)
+    from lpot_tensorflow.mixed_precision import offered
+
+    bf16 = ("keras_bf16",) if offered() else ()  # native BF16 only: emulated BF16 is slower than FP32
     if model_has_dense and objective in SIZE_OBJECTIVES:
-        return FORMATS
-    return ("tflite",)
+        return (*FORMATS, *bf16)
+    return ("tflite", *bf16)
 
 
 def build_capability(
@@ -77,4 +80,6 @@ def build_capability(
         opwise=opwise,
         approaches=(STATIC, DYNAMIC, QAT),
         options=options,
+        # BF16 runs no INT8 op: tried after INT8 with op-wise fallback failed (budget mode: any time)
+        last_resort={"format": ("keras_bf16",)},
     )

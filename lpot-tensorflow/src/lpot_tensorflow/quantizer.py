@@ -61,6 +61,10 @@ def quantize(
         return quantize_aware(model, recipe, q_func, dataloader)
     if recipe.approach == DYNAMIC or recipe.options.get("format") == "keras_int8":
         return keras_int8.quantize(model, recipe)
+    if recipe.options.get("format") == "keras_bf16":
+        from lpot_tensorflow.mixed_precision import to_bf16
+
+        return to_bf16(model, recipe)
     if not recipe.quantized_ops():  # every op float: the FP32 model is the answer
         return model
     return quantize_tflite(recipe, stats, template())

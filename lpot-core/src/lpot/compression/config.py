@@ -6,7 +6,7 @@ Two layouts are accepted for each. The short one of lpot::
               update_frequency: 1, schedule: gradual, pattern: "2:4", names: [fc1], exclude: []}
     distillation: {temperature: 2.0, loss_types: [CE, KL], loss_weights: [0.5, 0.5]}
 
-and LPOT 1.x's: ``pruning.approach.weight_compression`` with ``initial_sparsity``,
+and LPOT 1.x's: ``pruning.train`` (its epochs; the rest is the user's loop) and ``pruning.approach.weight_compression`` (or ``weight_magnitude``) with ``initial_sparsity``,
 ``target_sparsity``, ``start_epoch``, ``end_epoch`` and a list of ``pruners`` (``prune_type``:
 basic_magnitude / gradient_sensitivity / pattern_lock, ``names``, their own epochs and targets),
 and ``distillation.train.criterion.KnowledgeDistillationLoss``.
@@ -44,6 +44,7 @@ PRUNER_KEYS = (
     "exclude",
 )
 KD_LOSSES = ("CE", "KL", "MSE")
+LPOT_APPROACHES = ("weight_compression", "weight_magnitude")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,14 +146,19 @@ def _pruner(data: Mapping[str, Any], defaults: Mapping[str, Any], key: str) -> P
 def parse_pruning(data: Any) -> PruningConfig:
     """The ``pruning`` section (keys in errors are relative to it)."""
     data = c.mapping(data, "", "of pruning settings") or {}
-    if "approach" in data:  # LPOT 1.x: approach.weight_compression with a list of pruners
-        c.check_keys(data, ("approach",))
-        approach = c.mapping(data["approach"], "approach") or {}
-        c.check_keys(approach, ("weight_compression",), prefix="approach.")
-        wc = c.mapping(approach.get("weight_compression"), "approach.weight_compression") or {}
-        base = "approach.weight_compression"
+    if "approach" in data or "train" in data:  # LPOT 1.x: train (epochs) + approach.<kind>
+        c.check_keys(data, ("approach", "train"))
+        train = c.mapping(data.get("train"), "train") or {}  # optimizer etc. belong to the user's loop
+        epochs = {k: train[k] for k in ("start_epoch", "end_epoch") if k in train}
+        approach = c.mapping(data.get("approach"), "approach") or {}
+        c.check_keys(approach, LPOT_APPROACHES, prefix="approach.")
+        kind = next((k for k in LPOT_APPROACHES if k in approach), "weight_compression")
+        base = f"approach.{kind}"
+        wc = c.mapping(approach.get(kind), base) or {}
         c.check_keys(wc, (*PRUNER_KEYS, "pruners"), prefix=f"{base}.")
-        defaults = {k: v for k, v in wc.items() if k != "pruners"}
+        defaults = {**epochs, **{k: v for k, v in wc.items() if k != "pruners"}}
+        if kind == "weight_magnitude":
+            defaults.setdefault("method", "magnitude")
         raw = wc.get("pruners") or [{}]
         if not isinstance(raw, list):
             raise InvalidField(f"{base}.pruners", f"expected a list of pruners, got {c.show(raw)}")

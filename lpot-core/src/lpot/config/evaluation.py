@@ -18,14 +18,16 @@ _set = object.__setattr__
 @dataclass(frozen=True, kw_only=True)
 class MetricConfig:
     """A metric by name (resolved later through the ``lpot.metrics`` entry points): ``{topk: 1}`` is
-    ``MetricConfig(name="topk", params={"k": 1})``. Names are lowercased (``COCOmAP`` -> ``cocomap``)."""
+    ``MetricConfig(name="topk", params={"k": 1})``. Names are lowercased (``COCOmAP`` -> ``cocomap``),
+    except import paths of user metrics (``"my_pkg.metrics:MyMetric"``)."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @validated
     def __post_init__(self) -> None:
-        _set(self, "name", c.text(self.name, "name").lower())
+        name = c.text(self.name, "name")
+        _set(self, "name", name if ":" in name else name.lower())  # an import path keeps its case
         _set(self, "params", c.mapping(self.params, "params") or {})
 
     def to_dict(self) -> dict[str, Any]:

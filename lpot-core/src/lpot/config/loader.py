@@ -236,10 +236,12 @@ def _tuning(value: Any) -> TuningConfig:
         "strategy",
         "accuracy_criterion",
         "objective",
+        "staged_evaluation",
         "exit_policy",
         "random_seed",
         "tensorboard",
         "workspace",
+        "executor",
         *TUNING_EXTRA_KEYS,
     )
     d = _section(value, path, keys)

@@ -122,29 +122,112 @@ class WorkspaceConfig:
         return without_none({"path": self.path, "resume": self.resume})
 
 
+EXECUTORS = ("serial", "local", "ray")
+EXECUTOR_KEYS = ("name", "workers", "cores_per_worker", "address", "fallback_to_serial", "max_retries")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutorConfig:
+    """Where trials run. ``serial`` (default): in this process, one after the other. ``local``:
+    ``workers`` processes on this machine, each pinned to ``cores_per_worker`` cores. ``ray``: Ray
+    tasks on the cluster at ``address`` (``auto``: the one this machine belongs to), else on a
+    local Ray. ``workers`` defaults to as many as the cores allow. Parallel executors send the
+    eval_func to the workers; when that is impossible (a lambda, an open session) the run stops
+    with the reason, or tunes serially with ``fallback_to_serial: true``. A trial whose worker dies
+    is run again up to ``max_retries`` times, then recorded as failed. YAML also accepts the name
+    alone (``executor: local``).
+
+    Latency (the ``performance`` objective) of a trial is measured in its worker, on that worker's
+    ``cores_per_worker`` cores: compare trials with each other, not with a measurement on the whole
+    machine (the result's objective is measured again in the driver, like the FP32 baseline)."""
+
+    name: str = "serial"
+    workers: int | None = None
+    cores_per_worker: int | None = None
+    address: str | None = None
+    fallback_to_serial: bool = False
+    max_retries: int = 2
+
+    @validated
+    def __post_init__(self) -> None:
+        c.choice(self.name, EXECUTORS, "name")
+        if self.workers is not None:
+            c.integer(self.workers, "workers")
+        if self.cores_per_worker is not None:
+            c.integer(self.cores_per_worker, "cores_per_worker")
+        if self.address is not None:
+            c.text(self.address, "address")
+        c.boolean(self.fallback_to_serial, "fallback_to_serial")
+        c.integer(self.max_retries, "max_retries", minimum=0)
+        if self.name == "serial" and self.workers not in (None, 1):
+            raise c.InvalidField(
+                "workers",
+                f"the serial executor runs one trial at a time, got {self.workers}; use name: local or ray",
+            )
+        if self.address is not None and self.name != "ray":
+            raise c.InvalidField("address", f"only the ray executor connects to a cluster, not {self.name!r}")
+
+    @property
+    def parallel(self) -> bool:
+        return self.name != "serial"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "workers": self.workers,
+            "cores_per_worker": self.cores_per_worker,
+            "address": self.address,
+        }
+        defaults = {"fallback_to_serial": False, "max_retries": 2}
+        out.update({k: getattr(self, k) for k, v in defaults.items() if getattr(self, k) != v})
+        return without_none(out)
+
+
+def _executor(value: Any) -> ExecutorConfig:
+    """An ExecutorConfig from itself, its name, or its mapping ``{name: local, workers: 2, ...}``."""
+    if isinstance(value, ExecutorConfig):
+        return value
+    if isinstance(value, str):
+        return c.nested("executor", ExecutorConfig, name=value)
+    data = c.mapping(value, "executor", "such as {name: local, workers: 2}") or {}
+    c.check_keys(data, EXECUTOR_KEYS, prefix="executor.")
+    return c.nested("executor", ExecutorConfig, **{k: v for k, v in data.items() if v is not None})
+
+
 @dataclass(frozen=True, kw_only=True)
 class TuningConfig:
-    """How to search. ``objective`` names an ``lpot.objectives`` entry point (not checked here);
+    """How to search. ``objective`` names an ``lpot.objectives`` entry point (not checked here), or
+    weighs several: ``{performance: 0.7, model_size: 0.3}`` (each normalised by its FP32 value, see
+    ``lpot.objectives.Weighted``). ``staged_evaluation`` (None: where safe; see
+    ``lpot.tuning.evaluation.Staging``) evaluates trials on a slice first.
     ``extra`` keeps later LPOT keys lpot accepts without using (``diagnosis``)."""
 
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     accuracy_criterion: AccuracyCriterion = field(default_factory=AccuracyCriterion)
-    objective: str = "performance"
+    objective: str | Mapping[str, float] = "performance"
+    staged_evaluation: bool | None = None
     exit_policy: ExitPolicy = field(default_factory=ExitPolicy)
     random_seed: int = 1978
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     tensorboard: bool = False
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @validated
     def __post_init__(self) -> None:
         c.instance(self.strategy, StrategyConfig, "strategy")
         c.instance(self.accuracy_criterion, AccuracyCriterion, "accuracy_criterion")
-        c.text(self.objective, "objective")
+        if isinstance(self.objective, Mapping):
+            _set(self, "objective", _weights(self.objective))
+        else:
+            c.text(self.objective, "objective")
+        if self.staged_evaluation is not None:
+            c.boolean(self.staged_evaluation, "staged_evaluation")
         c.instance(self.exit_policy, ExitPolicy, "exit_policy")
         c.integer(self.random_seed, "random_seed", minimum=0)
         c.instance(self.workspace, WorkspaceConfig, "workspace")
         c.boolean(self.tensorboard, "tensorboard")
+        _set(self, "executor", _executor(self.executor))
         extra = c.mapping(self.extra, "extra") or {}
         c.check_keys(extra, TUNING_EXTRA_KEYS)
         _set(self, "extra", extra)
@@ -153,10 +236,27 @@ class TuningConfig:
         return {
             "strategy": self.strategy.to_dict(),
             "accuracy_criterion": self.accuracy_criterion.to_dict(),
-            "objective": self.objective,
+            "objective": dict(self.objective) if isinstance(self.objective, Mapping) else self.objective,
+            **without_none({"staged_evaluation": self.staged_evaluation}),
             "exit_policy": self.exit_policy.to_dict(),
             "random_seed": self.random_seed,
             "tensorboard": self.tensorboard,
             "workspace": self.workspace.to_dict(),
+            **({"executor": self.executor.to_dict()} if self.executor != ExecutorConfig() else {}),
             **self.extra,
         }
+
+
+def _weights(value: Mapping[Any, Any]) -> dict[str, float]:
+    """``{objective name: weight > 0}``, at least one pair (``tuning.objective`` in its weighted form)."""
+    if not value:
+        raise c.InvalidField(
+            "objective", "expected {name: weight} pairs such as {performance: 0.7, model_size: 0.3}"
+        )
+    out = {}
+    for name, weight in value.items():
+        c.text(name, "objective")
+        out[name] = c.number(weight, f"objective.{name}", minimum=0.0, what="a weight > 0")
+        if out[name] <= 0:
+            raise c.InvalidField(f"objective.{name}", f"expected a weight > 0, got {weight!r}")
+    return out

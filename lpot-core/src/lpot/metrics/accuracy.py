@@ -9,6 +9,8 @@ from lpot.metrics._arrays import class_predictions, label_ids, to_numpy
 
 class Accuracy:
     higher_is_better = True
+    sample_range = (0.0, 1.0)  # a share of right samples: staged evaluation may bound it
+    binary_samples = True
 
     def __init__(self) -> None:
         self.reset()
@@ -22,6 +24,10 @@ class Accuracy:
         truth = label_ids(to_numpy(labels, "labels"), pred.shape[0])
         self.correct += int((pred == truth).sum())
         self.total += pred.shape[0]
+
+    @property
+    def samples(self) -> int:
+        return self.total
 
     def result(self) -> float:
         return self.correct / self.total if self.total else float("nan")

@@ -1,46 +1,50 @@
-"""F1 score: binary (positive class 1) or macro-averaged over the classes seen."""
+"""F1 score: of class predictions (binary or averaged), or SQuAD's token F1 when given text.
+
+LPOT's ``F1`` metric scored question-answering models on answer strings; configs written for it
+(``metric: {F1: {}}`` for BERT on SQuAD) keep working because text predictions switch this metric
+to :class:`lpot.metrics.squad.SquadF1`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from lpot.errors import ConfigError
-from lpot.metrics._arrays import class_predictions, label_ids, to_numpy
+from lpot.metrics.classification import ClassCounts, f1_from_counts
+from lpot.metrics.squad import SquadF1, is_text
 
 
 class F1:
+    """Harmonic mean of precision and recall. ``average``: macro (default), micro, weighted or
+    binary (class ``pos_label``), as scikit-learn's ``f1_score``. Answer strings are scored with
+    SQuAD's token F1 instead (the averaging options do not apply to them)."""
+
     higher_is_better = True
 
-    def __init__(self, average: str = "macro") -> None:
-        if average not in ("macro", "binary", "micro"):
-            raise ConfigError(f"metric f1: average must be 'macro', 'micro' or 'binary', got {average!r}")
-        self.average = average
+    def __init__(self, average: str = "macro", pos_label: int = 1) -> None:
+        self.counts = ClassCounts("f1", average, pos_label)
+        self.squad = SquadF1()
         self.reset()
 
+    @property
+    def average(self) -> str:
+        return self.counts.average
+
+    @property
+    def sample_range(self) -> tuple[float, float] | None:
+        """Per-sample scores lie in [0, 1] for token F1 only; class F1 is no mean of samples."""
+        return self.squad.sample_range if self.squad.count else None
+
     def reset(self) -> None:
-        self.preds: list[np.ndarray] = []
-        self.labels: list[np.ndarray] = []
+        self.counts.reset()
+        self.squad.reset()
 
     def update(self, preds: Any, labels: Any) -> None:
-        pred = class_predictions(to_numpy(preds, "predictions"))
-        self.preds.append(pred)
-        self.labels.append(label_ids(to_numpy(labels, "labels"), pred.shape[0]))
+        if is_text(preds):
+            self.squad.update(preds, labels)
+        else:
+            self.counts.update(preds, labels)
 
     def result(self) -> float:
-        if not self.preds:
-            return float("nan")
-        pred, truth = np.concatenate(self.preds), np.concatenate(self.labels)
-        if self.average == "binary":
-            return _f1(pred == 1, truth == 1)
-        if self.average == "micro":
-            return float((pred == truth).mean())
-        classes = np.union1d(pred, truth)
-        return float(np.mean([_f1(pred == c, truth == c) for c in classes]))
-
-
-def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
-    tp = float(np.sum(pred & truth))
-    denom = float(np.sum(pred) + np.sum(truth))
-    return 2 * tp / denom if denom else 0.0
+        if self.squad.count:
+            return self.squad.result()
+        return self.counts.score(f1_from_counts)

@@ -12,6 +12,8 @@ from lpot.metrics._arrays import label_ids, to_numpy
 
 class TopK:
     higher_is_better = True
+    sample_range = (0.0, 1.0)  # a share of right samples: staged evaluation may bound it
+    binary_samples = True
 
     def __init__(self, k: int = 1) -> None:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -31,6 +33,10 @@ class TopK:
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         self.correct += int((top == truth[:, None]).any(axis=1).sum())
         self.total += scores.shape[0]
+
+    @property
+    def samples(self) -> int:
+        return self.total
 
     def result(self) -> float:
         return self.correct / self.total if self.total else float("nan")

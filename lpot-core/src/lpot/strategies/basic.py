@@ -7,15 +7,20 @@
    accuracy each single fallback reaches measures how sensitive the model is to that op.
 3. Accumulated fallback: ops ordered by that sensitivity are kept in FP32 cumulatively until the
    criterion holds (the loop stops at the first recipe that meets it).
+4. Last resort: option values the backend marks as leaving INT8 altogether (a BF16 model family),
+   tried before the last accumulated step would take every op out of INT8.
+
+Stages 1 and 2 are batches of independent proposals (run in parallel on a parallel executor);
+stage 3 is sequential.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from lpot.recipe import INT_DTYPES, OpKey, Recipe
-from lpot.strategies.base import Search, SearchStrategy
+from lpot.strategies.base import Batch, Search, SearchStrategy, met
 from lpot.tuning.space import DIMENSIONS
 from lpot.tuning.trial import Trial
 
@@ -28,36 +33,43 @@ class BasicStrategy(SearchStrategy):
 
     def search(self) -> Search:
         base = self.space.default_recipe()
-        seen: set[str] = set()
-        tried: list[Trial] = []
         stage = (
             self._model_wise_candidates(base)
             if self.model_wise_stage
             else iter([("model-wise default", base)])
         )
-        for label, recipe in stage:
-            if recipe.fingerprint() in seen:
-                continue
-            seen.add(recipe.fingerprint())
-            trial = yield label, recipe
-            tried.append(trial)
+        tried: list[Trial] = yield Batch(_unique(stage))  # independent: in parallel on a parallel executor
         if any(t.met for t in tried) or not tried:
             return
         best = max(tried, key=self.score).recipe
-        sensitivity: dict[OpKey, float] = {}
-        for op in best.quantized_ops():
-            trial = yield f"fallback {op.name}", self.space.fallback(best, [op])
-            sensitivity[op] = self.score(trial)
-            if trial.met:
-                return
+        ops = best.quantized_ops()
+        singles = ((f"fallback {op.name}", self.space.fallback(best, [op])) for op in ops)
+        fallbacks: list[Trial] = yield Batch(singles, until=met)  # independent too, up to the first met
+        if fallbacks and fallbacks[-1].met:
+            return
+        sensitivity: dict[OpKey, float] = {op: self.score(t) for op, t in zip(ops, fallbacks)}
         ranked = sorted(sensitivity, key=lambda op: sensitivity[op], reverse=True)
         for n in range(2, len(ranked) + 1):
+            if n == len(ranked) and (yield from self._last_resort(base)):
+                return  # before giving up INT8 for every op, the backend's other families
             trial = yield (
                 f"accumulated fallback {n}/{len(ranked)} ({ranked[n - 1].name})",
                 self.space.fallback(best, ranked[:n]),
             )
             if trial.met:
                 return
+        if len(ranked) < 2:
+            yield from self._last_resort(base)
+
+    def _last_resort(self, base: Recipe) -> Generator[tuple[str, Recipe], Trial, bool]:
+        """Option values that leave INT8 altogether (e.g. a BF16 family); True when one met the goal."""
+        for key, values in self.space.last_resort.items():
+            for value in values:
+                label = f"last resort {key}={value}"
+                trial = yield label, replace(base, options={**base.options, key: value})
+                if trial.met:
+                    return True
+        return False
 
     def _model_wise_candidates(self, base: Recipe) -> Iterator[tuple[str, Recipe]]:
         yield "model-wise default", base
@@ -68,6 +80,16 @@ class BasicStrategy(SearchStrategy):
                 yield f"model-wise {tensor} {attr}={value}", self.space.model_wise(base, tensor, attr, value)
         for key, values in self.space.options.items():
             for value in values[1:]:
+                if value in self.space.last_resort.get(key, ()):
+                    continue  # tried after op-wise fallback, if at all
                 yield f"model-wise {key}={value}", replace(base, options={**base.options, key: value})
         for size in self.space.sampling_sizes[1:]:
             yield f"model-wise sampling_size={size}", replace(base, calib_sampling_size=size)
+
+
+def _unique(items: Iterator[tuple[str, Recipe]]) -> Iterator[tuple[str, Recipe]]:
+    seen: set[str] = set()
+    for label, recipe in items:
+        if recipe.fingerprint() not in seen:
+            seen.add(recipe.fingerprint())
+            yield label, recipe

@@ -12,6 +12,9 @@ cell by gradient (the package's L-BFGS-B / "smart" stage, ~1 s per suggestion) c
 recipe, so the acquisition is maximized over its random sample only (~35 ms). A suggestion that lands on a recipe already tried is registered with the known target
 (no trial) and the optimizer asked again; after ``max_repeats`` such suggestions in a row an untried
 recipe is drawn at random instead. All randomness is seeded by the run's ``random_seed``.
+
+On a parallel executor (``workers`` > 1) it proposes ``workers`` recipes at a time with a constant
+liar (see :meth:`BayesianStrategy._batches`), told together when all finish.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from __future__ import annotations
 import inspect
 import math
 import random as _random
+from collections.abc import Callable
 from typing import Any
 
 from lpot.strategies._space import Grid, require, target
-from lpot.strategies.base import Search, SearchStrategy
+from lpot.strategies.base import Batch, Search, SearchStrategy
 
 
 class BayesianStrategy(SearchStrategy):
@@ -63,6 +67,9 @@ class BayesianStrategy(SearchStrategy):
                     return point
             return None
 
+        if self.workers > 1:
+            yield from self._batches(grid, optimizer, known, snap, centre, untried)
+            return
         step = 0
         while len(known) < grid.size:
             step += 1
@@ -89,6 +96,97 @@ class BayesianStrategy(SearchStrategy):
             if len(known) >= grid.size
             else f"no untried recipe found ({len(known)} of {grid.size} tried)"
         )
+
+    def _batches(
+        self,
+        grid: Grid,
+        optimizer: Any,
+        known: dict[tuple[int, ...], float],
+        snap: Callable[[dict[str, float]], tuple[int, ...]],
+        centre: Callable[[tuple[int, ...]], dict[str, float]],
+        untried: Callable[[], tuple[int, ...] | None],
+    ) -> Search:
+        """``workers`` proposals at a time (constant liar): the first of a batch is the optimizer's
+        suggestion; each next one comes from a copy that also believes every proposal already in the
+        batch scored as badly as the worst result so far, so a batch spreads over the space."""
+        bayes_opt = self._bayes_opt
+        observed: list[tuple[dict[str, float], float]] = []  # what the real optimizer was told
+        step = 0
+
+        def register(opt: Any, params: dict[str, float], value: float, real: bool) -> None:
+            opt.register(params=params, target=value)
+            if real:
+                observed.append((params, value))
+
+        while len(known) < grid.size:
+            batch: list[tuple[str, tuple[int, ...]]] = []
+            while len(batch) < self.workers and len(known) + len(batch) < grid.size:
+                n = step + len(batch) + 1
+                in_batch = {p for _, p in batch}
+                stage, point = "default", grid.default()
+                if n > 1 and n <= 1 + self.init_points:
+                    stage, point = "random init", _untried_besides(untried, in_batch)
+                elif n > 1:
+                    stage, point = "suggested", None
+                    opt = optimizer
+                    if batch:  # a copy that believes the lie about this batch's proposals
+                        opt = bayes_opt.BayesianOptimization(
+                            f=None,
+                            pbounds=_bounds(grid),
+                            acquisition_function=_sampled_only(bayes_opt.acquisition.UpperConfidenceBound)(
+                                kappa=self.kappa
+                            ),
+                            random_state=self.seed * 7919 + n,
+                            verbose=0,
+                            allow_duplicate_points=True,
+                        )
+                        for params, value in observed:
+                            opt.register(params=params, target=value)
+                        lie = min((v for _, v in observed), default=-2.0)
+                        for p in in_batch:
+                            opt.register(params=centre(p), target=lie)
+                    for _ in range(self.max_repeats):
+                        params = opt.suggest()
+                        candidate = snap(params)
+                        if candidate not in known and candidate not in in_batch:
+                            point = candidate
+                            break
+                        if candidate in known:
+                            register(opt, params, known[candidate], real=opt is optimizer)
+                    if point is None:
+                        stage, point = "random (suggestions repeated)", _untried_besides(untried, in_batch)
+                if point is None:
+                    break
+                batch.append((stage, point))
+            if not batch:
+                break
+            items = []
+            for stage, point in batch:
+                step += 1
+                items.append((f"bayesian {step} {stage} ({grid.fp32_count(point)} fp32)", grid.recipe(point)))
+            trials = yield Batch(items)
+            for (_, point), trial in zip(batch, trials):
+                known[point] = target(trial, self.score(trial))
+                register(optimizer, centre(point), known[point], real=True)
+        self.stop_reason = (
+            f"space exhausted: all {grid.size} recipes tried"
+            if len(known) >= grid.size
+            else f"no untried recipe found ({len(known)} of {grid.size} tried)"
+        )
+
+
+def _bounds(grid: Grid) -> dict[str, tuple[float, float]]:
+    return {d.name: (0.0, float(len(d.values))) for d in grid.dims}
+
+
+def _untried_besides(
+    untried: Callable[[], tuple[int, ...] | None], taken: set[tuple[int, ...]]
+) -> tuple[int, ...] | None:
+    for _ in range(100):
+        point = untried()
+        if point is None or point not in taken:
+            return point
+    return None
 
 
 def _sampled_only(acquisition: type) -> type:

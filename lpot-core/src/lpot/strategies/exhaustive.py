@@ -15,10 +15,12 @@ another strategy, or set ``tuning.strategy.params.limit: 0`` to enumerate in thi
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 from lpot.errors import ConfigError
+from lpot.recipe import Recipe
 from lpot.strategies._space import Grid
-from lpot.strategies.base import Search, SearchStrategy
+from lpot.strategies.base import Batch, Search, SearchStrategy
 from lpot.tuning.space import TuningSpace
 from lpot.tuning.trial import Trial
 
@@ -47,6 +49,10 @@ class ExhaustiveStrategy(SearchStrategy):
 
     def search(self) -> Search:
         grid = Grid(self.space)
+        yield Batch(self._enumerate(grid))  # every recipe is independent of the others' results
+        self.stop_reason = f"space exhausted: all {grid.size} recipes tried"
+
+    def _enumerate(self, grid: Grid) -> Iterator[tuple[str, Recipe]]:
         n_ops = len(grid.ops)
         model_wise = [range(len(d.values)) for d in grid.dims[n_ops:]]
         count = 0
@@ -59,7 +65,6 @@ class ExhaustiveStrategy(SearchStrategy):
                 for point in itertools.product(*per_op, *model_wise):
                     count += 1
                     yield f"exhaustive {count}/{grid.size} ({k} fp32)", grid.recipe(point)
-        self.stop_reason = f"space exhausted: all {grid.size} recipes tried"
 
 
 def _magnitude(n: int) -> str:

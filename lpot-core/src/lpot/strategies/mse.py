@@ -22,7 +22,7 @@ import logging
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
 from lpot.strategies._space import fallback
-from lpot.strategies.base import Search, SearchStrategy
+from lpot.strategies.base import Batch, Search, SearchStrategy, met
 
 log = logging.getLogger("lpot")
 RANKINGS = ("model_wise", "isolated")
@@ -43,14 +43,14 @@ class MseStrategy(SearchStrategy):
             self.stop_reason = "the model-wise default met the goal"
             return
         ranked, _ = rank_by_error(self, base, self.ranking)
-        for n in range(1, len(ranked) + 1):
-            trial = yield (
-                f"mse fallback {n}/{len(ranked)} ({ranked[n - 1].name})",
-                fallback(self.space, base, ranked[:n]),
-            )
-            if trial.met:
-                self.stop_reason = f"{n} ops in FP32 by MSE order met the goal"
-                return
+        prefixes = (
+            (f"mse fallback {n}/{len(ranked)} ({ranked[n - 1].name})", fallback(self.space, base, ranked[:n]))
+            for n in range(1, len(ranked) + 1)
+        )
+        trials = yield Batch(prefixes, until=met)  # independent: in parallel on a parallel executor
+        if trials and trials[-1].met:
+            self.stop_reason = f"{len(trials)} ops in FP32 by MSE order met the goal"
+            return
         self.stop_reason = f"every one of {len(ranked)} ops fell back in MSE order without meeting the goal"
 
 

@@ -9,10 +9,12 @@ give the same proposals, which is what makes resume exact.
 from __future__ import annotations
 
 import random as _random
+from collections.abc import Iterator
 
 from lpot.errors import ConfigError
+from lpot.recipe import Recipe
 from lpot.strategies._space import Grid
-from lpot.strategies.base import Search, SearchStrategy
+from lpot.strategies.base import Batch, Search, SearchStrategy
 
 
 class RandomStrategy(SearchStrategy):
@@ -27,6 +29,9 @@ class RandomStrategy(SearchStrategy):
         self.max_draws = max_draws
 
     def search(self) -> Search:
+        yield Batch(self._draws())  # draws never depend on results: in parallel on a parallel executor
+
+    def _draws(self) -> Iterator[tuple[str, Recipe]]:
         grid = Grid(self.space)
         rng = _random.Random(self.seed)
         point = grid.default()

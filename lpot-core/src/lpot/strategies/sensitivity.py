@@ -31,7 +31,7 @@ from collections.abc import Generator
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
 from lpot.strategies._space import fallback
-from lpot.strategies.base import Search, SearchStrategy
+from lpot.strategies.base import Batch, Search, SearchStrategy, met
 from lpot.strategies.mse import rank_by_error
 from lpot.tuning.trial import Trial
 
@@ -58,13 +58,12 @@ class SensitivityStrategy(SearchStrategy):
         n = len(ops)
         informative = self.ranking != "none"
         if self.ranking == "fallback":
-            sensitivity: dict[OpKey, float] = {}
-            for op in ops:
-                trial = yield f"rank: fallback {op.name}", fallback(self.space, base, [op])
-                if trial.met:
-                    self.stop_reason = f"one op in FP32 ({op.name}) met the goal"
-                    return
-                sensitivity[op] = self.score(trial)
+            singles = ((f"rank: fallback {op.name}", fallback(self.space, base, [op])) for op in ops)
+            trials = yield Batch(singles, until=met)  # independent: in parallel on a parallel executor
+            if trials and trials[-1].met:
+                self.stop_reason = f"one op in FP32 ({ops[len(trials) - 1].name}) met the goal"
+                return
+            sensitivity: dict[OpKey, float] = {op: self.score(t) for op, t in zip(ops, trials)}
             ranked = sorted(ops, key=lambda op: -sensitivity[op])  # stable: ties in graph order
             informative = len(set(sensitivity.values())) > 1
         elif self.ranking == "none":

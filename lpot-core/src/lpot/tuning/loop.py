@@ -1,28 +1,53 @@
 """The tuning loop: baseline, then propose → quantize → evaluate → record, until done.
 
-Every finished trial is committed to the workspace history before the next one starts; a resumed
-run replays those trials into the strategy instead of evaluating them again.
+Every finished trial is committed to the workspace history as soon as it finishes; a resumed run
+replays those trials into the strategy instead of evaluating them again.
+
+Where trials run is the executor's business (:mod:`lpot.tuning.executors`): ``serial`` runs each
+in this process before the next is proposed; ``local`` and ``ray`` keep up to ``workers`` trials
+in flight. The loop stays the one place that decides, and decides as a serial run would:
+
+- results are told to the strategy, counted and weighed for the best *in proposal order*, however
+  they finish; a strategy proposes several recipes at once only where they are independent
+  (:class:`~lpot.strategies.base.Batch`), so a deterministic strategy proposes the same recipes;
+- "stop at the first recipe that meets the goal" stops at the earliest *proposed* one; trials
+  still in flight then (or started after the cut of a batch) finish and are recorded in the
+  history and the result, but do not count for the best, so the answer is the serial one;
+- a run killed with trials in flight resumes like a serial run: finished trials are replayed,
+  the others run again (under the index they would have had).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import pickle
 import shutil
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lpot.backend import Backend
-from lpot.errors import EvaluationError, LpotError, QuantizationError
+from lpot.errors import ConfigError, LpotError, QuantizationError
 from lpot.objectives import Objective
 from lpot.recipe import Recipe
-from lpot.strategies.base import Strategy
+from lpot.strategies.base import WAIT, Proposal, Strategy
 from lpot.tensorboard import write_tensorboard
 from lpot.tuning.calibration import CalibrationCache
 from lpot.tuning.evaluation import Evaluator
+from lpot.tuning.executors import (
+    InlineExecutor,
+    TrialTask,
+    WorkerSetupError,
+    create_executor,
+    execute_trial,
+    failed_trial,
+    pack_context,
+    worker_context,
+)
 from lpot.tuning.history import SCHEMA_VERSION, History, open_history
 from lpot.tuning.progress import Progress, ProgressLoader
 from lpot.tuning.result import BUDGET_SPENT, EXHAUSTED, MET, TuningResult
@@ -57,6 +82,7 @@ class TuningJob:
     progress: bool = True
     tensorboard: bool = False
     q_func: Any = None  # quantization-aware training: the user's training loop, given the prepared model
+    executor: Any = None  # lpot.config.ExecutorConfig; None: serial
 
 
 def run(job: TuningJob) -> TuningResult:
@@ -98,63 +124,204 @@ def run(job: TuningJob) -> TuningResult:
         history.close()
 
 
+@dataclass
+class _Pending:
+    """A proposal waiting to be told to the strategy (in proposal order)."""
+
+    ticket: int
+    label: str
+    recipe: Recipe
+    key: str
+    trial: Trial | None = None
+
+
+class _AskTell:
+    """ask()/tell() over a strategy that only has propose()/observe(): one proposal at a time."""
+
+    parallel = False
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.strategy = strategy
+        self.open: int | None = None
+        self.tickets = 0
+
+    def ask(self) -> Proposal | None:
+        if self.open is not None:
+            return WAIT
+        recipe = self.strategy.propose()
+        if recipe is None:
+            return None
+        self.tickets += 1
+        self.open = self.tickets
+        return Proposal(self.tickets, self.strategy.label, recipe)
+
+    def tell(self, ticket: int, trial: Trial) -> bool:
+        if ticket != self.open:
+            return False
+        self.open = None
+        self.strategy.observe(trial)
+        return True
+
+
 class _Run:
     def __init__(self, job: TuningJob, history: History, cache: CalibrationCache, started: float) -> None:
         self.job = job
         self.history = history
         self.cache = cache
         self.started = started
-        self.trials: list[Trial] = []
+        self.trials: list[Trial] = []  # the trials that count, in proposal order
+        self.surplus: dict[str, Trial] = {}  # ran (and recorded) but not counted: see the module doc
         self.models: dict[str, Any] = {}  # fingerprint -> quantized model, for the best so far only
         self.best: Trial | None = None
         self.inspected: dict[str, dict[str, float]] = {}  # recipe fingerprint -> op errors
+        self.indices: set[int] = set()  # trial indices taken in the history
+        self.remote = False
 
     def execute(self) -> TuningResult:
+        executor = self._executor()  # before the baseline: an eval_func workers cannot load fails now
+        try:
+            return self._execute(executor)
+        finally:
+            executor.close()
+
+    def _executor(self) -> Any:
+        config = self.job.executor
+        inline = InlineExecutor(self._run_inline)
+        if config is None or config.name == "serial":
+            return inline
+        executor = create_executor(config)
+        try:
+            payload = pack_context(
+                worker_context(self.job), config.name, getattr(executor, "dumps", pickle.dumps)
+            )
+            executor.start(payload)
+        except (ConfigError, WorkerSetupError) as exc:
+            executor.close()
+            if not config.fallback_to_serial:
+                if isinstance(exc, ConfigError):
+                    raise
+                raise ConfigError(
+                    f"{exc}. The workers must be able to import the eval_func (and whatever it uses): define "
+                    "it in an importable module, or tune serially with tuning.executor: serial (or "
+                    f"{{name: {config.name}, fallback_to_serial: true}} to fall back automatically)."
+                ) from None
+            log.warning("tuning serially instead of on the %r executor: %s", config.name, exc)
+            event("executor fallback", executor=config.name, reason=str(exc))
+            return inline
+        self.remote = True
+        event(
+            "executor started",
+            executor=executor.name,
+            workers=executor.workers,
+            cores_per_worker=getattr(executor, "cores_per_worker", None),
+        )
+        log.info("%s executor: %d workers", executor.name, executor.workers)
+        return executor
+
+    def _execute(self, executor: Any) -> TuningResult:
         job = self.job
         baseline, baseline_objective = self._baseline()
         hib = job.evaluator.higher_is_better
         goal = job.criterion.goal(baseline, hib)
-        finished = {t.fingerprint: t for t in self.history.trials()}
-        next_index = max((t.index for t in finished.values()), default=0) + 1
+        recorded = self.history.trials()
+        finished = {t.fingerprint: t for t in recorded}
+        self.indices = {t.index for t in recorded}
         use_inspector = getattr(job.strategy, "use_inspector", None)
         if callable(use_inspector):
             use_inspector(self._inspect)
+        strategy: Any = (
+            job.strategy if callable(getattr(job.strategy, "ask", None)) else _AskTell(job.strategy)
+        )
+        capacity = executor.workers if getattr(strategy, "parallel", True) else 1
+        if capacity < executor.workers:
+            log.warning(
+                "the %r strategy proposes one recipe at a time: trials run one at a time on the %d workers",
+                job.strategy.name,
+                executor.workers,
+            )
+        if hasattr(job.strategy, "workers"):
+            job.strategy.workers = capacity
         job.strategy.setup(job.space, list(finished.values()), seed=job.seed, higher_is_better=hib)
         stop_on_first = job.timeout <= 0
         refines = not getattr(job.strategy, "stop_at_first_met", True)  # goes on improving after "met"
-        seen: dict[str, Trial] = {}
+        pending: deque[_Pending] = deque()  # proposals not yet told, in proposal order
+        running: dict[str, list[_Pending]] = {}  # fingerprint -> proposals waiting for its trial
+        known: dict[str, Trial] = {}  # trials of this run (run or replayed), by fingerprint
+        counted: set[str] = set()
+        distinct = 0  # recipes of this run: what max_trials counts
+        stopping = decided = False
         status, reason = EXHAUSTED, "the strategy tried every recipe it would"
         with Progress(job.max_trials, enabled=job.progress, baseline=baseline, goal=goal) as bar:
             while True:
-                if len(self.trials) >= job.max_trials:
-                    status, reason = BUDGET_SPENT, f"max_trials={job.max_trials} reached"
-                    break
-                if job.timeout > 0 and time.monotonic() - self.started > job.timeout:
-                    status, reason = BUDGET_SPENT, f"timeout of {job.timeout:g}s reached"
-                    break
-                recipe = job.strategy.propose()
-                if recipe is None:
-                    reason = getattr(job.strategy, "stop_reason", None) or reason
-                    break
-                key = recipe.fingerprint()
-                if key in seen:  # proposed twice in one run: tell the known result, no new trial
-                    job.strategy.observe(seen[key])
+                while pending and pending[0].trial is not None:  # tell in proposal order
+                    item = pending.popleft()
+                    trial = item.trial
+                    if decided or not strategy.tell(item.ticket, trial):
+                        if item.key not in counted:
+                            self.surplus.setdefault(item.key, trial)
+                        continue
+                    if item.key in counted:  # proposed twice in one run: told the known result, no new trial
+                        continue
+                    counted.add(item.key)
+                    self.surplus.pop(item.key, None)
+                    self.trials.append(trial)
+                    self._consider(trial)
+                    bar.update(trial, self.best)
+                    if trial.met and stop_on_first and not refines:
+                        status, reason = MET, f"trial {trial.index} met the goal"
+                        decided = stopping = True
+                proposal = None
+                # a finished trial that meets the goal, waiting for an earlier one: the run stops at one
+                # of them, so anything proposed now would only be speculative
+                ending = (
+                    stop_on_first
+                    and not refines
+                    and any(p.trial is not None and p.trial.met for p in pending)
+                )
+                if not stopping and not ending and executor.busy < capacity:
+                    if distinct >= job.max_trials:
+                        status, reason = BUDGET_SPENT, f"max_trials={job.max_trials} reached"
+                        stopping = True
+                    elif job.timeout > 0 and time.monotonic() - self.started > job.timeout:
+                        status, reason = BUDGET_SPENT, f"timeout of {job.timeout:g}s reached"
+                        stopping = True
+                    else:
+                        proposal = strategy.ask()
+                        if proposal is None:
+                            reason = getattr(job.strategy, "stop_reason", None) or reason
+                            stopping = True
+                if proposal is not None and proposal is not WAIT:
+                    key = proposal.recipe.fingerprint()
+                    item = _Pending(proposal.ticket, proposal.label, proposal.recipe, key)
+                    pending.append(item)
+                    if key in known:
+                        item.trial = known[key]
+                    elif key in running:
+                        running[key].append(item)
+                    else:
+                        distinct += 1
+                        if key in finished:  # replayed from the history of an interrupted run
+                            item.trial = known[key] = finished[key]
+                        else:
+                            task = TrialTask(self._index(distinct), item.label, item.recipe, baseline, hib)
+                            done = self._submit(executor, task)
+                            if done is None:
+                                running[key] = [item]
+                            else:
+                                item.trial = known[key] = done
                     continue
-                if key in finished:
-                    trial = finished[key]
-                else:
-                    trial = self._trial(next_index, job.strategy.label, recipe, baseline, hib)
-                    next_index += 1
-                    self.history.append(trial)
-                    event("trial", **{k: v for k, v in trial.to_row().items() if k != "recipe"})
-                seen[key] = trial
-                self.trials.append(trial)
-                self._consider(trial)
-                bar.update(trial, self.best)
-                job.strategy.observe(trial)
-                if trial.met and stop_on_first and not refines:
-                    status, reason = MET, f"trial {trial.index} met the goal"
-                    break
+                if executor.busy == 0:
+                    if stopping:
+                        break
+                    if pending and pending[0].trial is not None:
+                        continue
+                    raise RuntimeError(f"{job.strategy.name}: waits for a result while no trial is running")
+                for task, trial in executor.wait():
+                    self._record(trial)
+                    key = task.recipe.fingerprint()
+                    known[key] = trial
+                    for item in running.pop(key, []):
+                        item.trial = trial
         if self.best is not None and self.best.met:
             if not stop_on_first:
                 reason = f"best of {len(self.trials)} trials within the budget; search ended: {reason}"
@@ -162,7 +329,48 @@ class _Run:
                 first = next(t for t in self.trials if t.met)
                 reason = f"trial {first.index} met the goal, then the strategy refined it; {reason}"
             status = MET
+        if self.surplus:
+            event("uncounted trials", indices=sorted(t.index for t in self.surplus.values()))
         return self._result(status, reason, baseline, baseline_objective, goal)
+
+    def _index(self, n: int) -> int:
+        """The index of the n-th recipe of this run: ``n`` when free (what an uninterrupted run gives
+        it, also when a resumed parallel run redoes a trial lost in flight), else the next unused."""
+        top = max(self.indices, default=0)
+        index = n if n not in self.indices and n <= top + 1 else top + 1
+        self.indices.add(index)
+        return index
+
+    def _submit(self, executor: Any, task: TrialTask) -> Trial | None:
+        """Hand ``task`` to the executor; a remote one gets the calibration statistics with it.
+        Returns the failed trial when the statistics cannot be computed (as a serial trial would fail)."""
+        if self.remote:
+            t0 = time.monotonic()
+            try:
+                stats = self.cache.stats_for(task.recipe)
+            except LpotError as exc:
+                if not isinstance(exc, QuantizationError):
+                    raise
+                stats, error = None, f"{type(exc).__name__}: {exc}"
+            except Exception as exc:
+                stats, error = None, f"{type(exc).__name__}: {exc}"
+            if stats is None:
+                trial = failed_trial(task, error, time.monotonic() - t0)
+                self._record(trial)
+                return trial
+            task = TrialTask(**{**task.__dict__, "stats": {a: st.to_dict() for a, st in stats.items()}})
+        executor.submit(task)
+        return None
+
+    def _record(self, trial: Trial) -> None:
+        """Commit a finished trial to the history now, so a crash right after loses nothing."""
+        if trial.status == FAILED:
+            log.warning("trial %d (%s) failed: %s", trial.index, trial.label, trial.error)
+        self.history.append(trial)
+        event("trial", **{k: v for k, v in trial.to_row().items() if k != "recipe"})
+
+    def _run_inline(self, task: TrialTask) -> Trial:
+        return self._trial(task.index, task.label, task.recipe, task.baseline, task.higher_is_better)
 
     def _baseline(self) -> tuple[float, float | None]:
         cached = self.history.baseline()
@@ -183,50 +391,17 @@ class _Run:
         return self.job.objective.measure(self.job.backend, model, self.job.bench_dataloader or [])
 
     def _trial(self, index: int, label: str, recipe: Recipe, baseline: float, hib: bool) -> Trial:
-        t0 = time.monotonic()
-        try:
-            model = self._quantize(recipe)
-        except LpotError as exc:
-            if not isinstance(exc, QuantizationError):
-                raise  # bad data or config: every trial would fail the same way
-            return self._failed(index, label, recipe, f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
-        except Exception as exc:  # a backend bug on one recipe must not lose the run
-            return self._failed(index, label, recipe, f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
-        t1 = time.monotonic()
-        try:
-            accuracy = self.job.evaluator(model)
-        except EvaluationError as exc:
-            return self._failed(index, label, recipe, f"evaluation: {exc}", t1 - t0)
-        t2 = time.monotonic()
-        met = self.job.criterion.is_met(baseline, accuracy, hib)
-        objective = self._measure(model)  # for every trial: reports plot accuracy against it
-        trial = Trial(
-            index=index,
-            recipe=recipe,
-            label=label,
-            accuracy=accuracy,
-            met=met,
-            objective=objective,
-            status=OK,
-            quantize_s=t1 - t0,
-            evaluate_s=t2 - t1,
+        task = TrialTask(index, label, recipe, baseline, hib)
+        trial, model = execute_trial(
+            task,
+            self._quantize,
+            self.job.evaluator,
+            lambda accuracy: self.job.criterion.is_met(baseline, accuracy, hib),
+            self._measure,
         )
-        if self._better(trial):
+        if model is not None and self._better(trial):
             self.models = {trial.fingerprint: model}
         return trial
-
-    def _failed(self, index: int, label: str, recipe: Recipe, error: str, seconds: float) -> Trial:
-        log.warning("trial %d (%s) failed: %s", index, label, error)
-        return Trial(
-            index=index,
-            recipe=recipe,
-            label=label,
-            accuracy=math.nan,
-            met=False,
-            status=FAILED,
-            error=error,
-            quantize_s=seconds,
-        )
 
     def _inspect(self, recipe: Recipe) -> dict[str, float]:
         """Per-op output error of ``recipe`` vs FP32, for strategies that rank ops by it (mse, ...).
@@ -295,10 +470,13 @@ class _Run:
         self, status: str, reason: str, baseline: float, baseline_objective: float | None, goal: float
     ) -> TuningResult:
         job = self.job
-        ok = [t for t in self.trials if t.status == OK]
-        if self.trials and not ok:
+        trials = self.trials
+        if self.surplus:  # recorded, not counted: listed with the others, by index
+            trials = sorted([*self.trials, *self.surplus.values()], key=lambda t: t.index)
+        ok = [t for t in trials if t.status == OK]
+        if trials and not ok:
             raise QuantizationError(
-                f"every one of {len(self.trials)} trials failed; the first error: {self.trials[0].error}"
+                f"every one of {len(trials)} trials failed; the first error: {trials[0].error}"
             )
         best = self.best
         if best is None:
@@ -313,7 +491,8 @@ class _Run:
             model = self.models.get(best.fingerprint)
             if model is None:  # the best trial was replayed from history: rebuild it, no recalibration
                 model = self._quantize(recipe)
-            if objective is None and best.met:
+            if best.met and (objective is None or self.remote):
+                # a worker measured on its own cores; FP32 was measured here, on all of ours
                 objective = self._measure(model)
         warnings = _warnings(job.objective, baseline_objective, objective, status)
         for w in warnings:
@@ -326,7 +505,7 @@ class _Run:
             accuracy=accuracy,
             goal=goal,
             higher_is_better=job.evaluator.higher_is_better,
-            trials=list(self.trials),
+            trials=list(trials),
             best_trial=best,
             objective_name=job.objective.name,
             baseline_objective=baseline_objective,

@@ -37,6 +37,7 @@ class TuningSpace:
     choices: Mapping[OpKey, tuple[OpConfig, ...]]
     options: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     sampling_sizes: tuple[int, ...] = (100,)
+    last_resort: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # see Capability
 
     @property
     def tunable_ops(self) -> tuple[OpKey, ...]:
@@ -151,6 +152,11 @@ def build_space(
         choices=choices,
         options=options,
         sampling_sizes=tuple(sampling_sizes) or (100,),
+        last_resort={
+            k: tuple(v for v in values if v in options.get(k, ()))
+            for k, values in capability.last_resort.items()
+            if any(v in options.get(k, ()) for v in values)
+        },
     )
 
 
