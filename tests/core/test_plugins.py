@@ -11,7 +11,7 @@ from lpot.errors import BackendNotFoundError, PluginError
 
 def test_builtins_and_third_party_plugins_are_listed():
     assert {"basic", "default_only"} <= set(plugins.available("lpot.strategies"))
-    assert {"topk", "accuracy", "f1", "mae"} <= set(plugins.available("lpot.metrics"))
+    assert {"topk", "accuracy", "f1", "mae", "toy_mae"} <= set(plugins.available("lpot.metrics"))
     assert {"performance", "model_size", "footprint"} <= set(plugins.available("lpot.objectives"))
     toy = plugins.available("lpot.backends")["toy"]
     assert toy.distribution == "lpot-toy"

@@ -67,7 +67,7 @@ def test_lower_is_better_metric_from_a_plugin(tmp_path, toy_model, toy_loaders):
     onehot = np.eye(4, dtype=np.float32)[y]
     evals = lpot.ArrayLoader(x, onehot, batch_size=100)
     cfg = toy_job.config(tmp_path, accuracy_criterion={"absolute": 0.05})
-    cfg["evaluation"] = {"accuracy": {"metric": {"mae": {}}}}
+    cfg["evaluation"] = {"accuracy": {"metric": {"toy_mae": {}}}}
     result = lpot.tune(
         toy_model, q_dataloader=toy_loaders[0], eval_dataloader=evals, config=cfg, progress=False
     )
