@@ -177,3 +177,11 @@ def test_importing_the_package_does_not_import_mxnet():
     code += "b.accepts(object()); print('mxnet' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_benchmark_with_two_pinned_instances(digits_data):
+    net, (x, _, _, _) = digits_data
+    result = MXNetBackend().benchmark(
+        net, lpot.ArrayLoader(x[:32], None, 8), num_instances=2, cores_per_instance=1, warmup=1, iterations=5
+    )
+    assert result.num_instances == 2 and len(result.per_instance) == 2 and result.throughput > 0

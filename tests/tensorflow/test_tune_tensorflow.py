@@ -239,3 +239,16 @@ def test_sigkill_then_resume_redoes_nothing(tmp_path):
     assert summary["calibration_passes"] == 0  # the stored statistics were reused, no data read
     assert len(calls.read_text().splitlines()) - seen_before == summary["trials"] - kept
     assert kept >= 3
+
+
+def test_benchmark_with_two_pinned_instances(digits):
+    model, (_, _, x_val, _) = digits
+    result = TensorFlowBackend().benchmark(
+        model,
+        lpot.ArrayLoader(x_val[:32], None, 8),
+        num_instances=2,
+        cores_per_instance=1,
+        warmup=1,
+        iterations=5,
+    )
+    assert result.num_instances == 2 and len(result.per_instance) == 2 and result.throughput > 0

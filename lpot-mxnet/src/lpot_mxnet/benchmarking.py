@@ -8,20 +8,15 @@ loads the model from MXNet's export bytes (never a pickle).
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lpot.backend import BenchmarkResult
-from lpot.data import batch_size_of, split_batch
-from lpot.errors import DataError
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
 
 
 def time_block(block: Any, batches: list[Any], warmup: int, iterations: int) -> list[float]:
@@ -47,11 +42,10 @@ def _wait(out: Any) -> None:
         array.wait_to_read()
 
 
-def _instance(args: tuple[bytes, bytes, list[Any], list[int], int, int, Any, bool]) -> list[float]:
-    symbol, params, batches, cores, warmup, iterations, barrier, amx = args
+def _instance(args: tuple[bytes, bytes, list[Any], list[int], int, int, bool, Any]) -> list[float]:
+    symbol, params, batches, cores, warmup, iterations, amx, barrier = args
     os.environ["OMP_NUM_THREADS"] = str(len(cores))
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)
+    pin(cores)
     if amx:  # same kernels as the parent: the AMX permission does not survive exec
         from lpot_mxnet.amx import enable_amx
 
@@ -77,48 +71,15 @@ def benchmark(
     iterations: int = 50,
     max_batches: int = 8,
 ) -> BenchmarkResult:
-    batches = [split_batch(b)[0] for b in itertools.islice(dataloader, max_batches)]
-    if not batches:
-        raise DataError("the benchmark dataloader yielded no batch")
-    batch = batch_size_of(batches[0])
-    batches = [b for b in batches if batch_size_of(b) == batch]  # a short last batch would skew latency
-    cores = (
-        sorted(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else list(range(os.cpu_count() or 1))
-    )
-    num_instances = max(1, num_instances)
-    per = cores_per_instance or max(1, len(cores) // num_instances)
-    if num_instances == 1:
+    batches, batch = benchmark_batches(dataloader, max_batches)
+    per, groups = core_groups(num_instances, cores_per_instance)
+    if len(groups) == 1:
         per_instance = [time_block(model, batches, warmup, iterations)]
     else:
         from lpot_mxnet.amx import amx_enabled
         from lpot_mxnet.model_io import export_bytes
 
         symbol, params = export_bytes(model)
-        groups = [[cores[(i * per + j) % len(cores)] for j in range(per)] for i in range(num_instances)]
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Manager() as manager:
-            barrier = manager.Barrier(num_instances)
-            with ctx.Pool(num_instances) as pool:
-                per_instance = pool.map(
-                    _instance,
-                    [
-                        (symbol, params, batches, g, warmup, iterations, barrier, amx_enabled())
-                        for g in groups
-                    ],
-                )
-    medians = [statistics.median(t) for t in per_instance]  # robust to scheduler hiccups
-    every = [t for ts in per_instance for t in ts]
-    return BenchmarkResult(
-        latency_ms=statistics.fmean(medians),
-        latency_p90_ms=float(np.percentile(every, 90)),
-        latency_p50_ms=float(np.percentile(every, 50)),
-        latency_p99_ms=float(np.percentile(every, 99)),
-        throughput=sum(batch * 1000.0 / m for m in medians),
-        batch_size=batch,
-        iterations=iterations,
-        num_instances=num_instances,
-        cores_per_instance=per,
-        per_instance=tuple(medians),
-    )
+        args = [(symbol, params, batches, g, warmup, iterations, amx_enabled()) for g in groups]
+        per_instance = run_instances(_instance, args)
+    return summarize(per_instance, batch_size=batch, iterations=iterations, cores_per_instance=per)

@@ -7,19 +7,14 @@ As in the original tool's benchmark config: ``num_instances`` processes, each wi
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import os
-import statistics
 import time
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import onnx
 
 from lpot.backend import BenchmarkResult
-from lpot.data import batch_size_of, split_batch
-from lpot.errors import DataError
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
 from lpot_onnxrt.sessions import feeds, make_session
 
 
@@ -42,8 +37,7 @@ def _timings(
 
 def _instance(args: tuple[bytes, list[Any], list[int], int, int, Any]) -> list[float]:
     model_bytes, batches, cores, warmup, iterations, barrier = args
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)
+    pin(cores)
     barrier.wait()  # start timing together, as concurrent instances would run in production
     return _timings(model_bytes, batches, len(cores), warmup, iterations)
 
@@ -58,41 +52,11 @@ def benchmark(
     iterations: int = 50,
     max_batches: int = 8,
 ) -> BenchmarkResult:
-    batches = [split_batch(b)[0] for b in itertools.islice(dataloader, max_batches)]
-    if not batches:
-        raise DataError("the benchmark dataloader yielded no batch")
-    batch = batch_size_of(batches[0])
-    batches = [b for b in batches if batch_size_of(b) == batch]  # a short last batch would skew latency
-    cores = (
-        sorted(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else list(range(os.cpu_count() or 1))
-    )
-    num_instances = max(1, num_instances)
-    per = cores_per_instance or max(1, len(cores) // num_instances)
+    batches, batch = benchmark_batches(dataloader, max_batches)
+    per, groups = core_groups(num_instances, cores_per_instance)
     data = model.SerializeToString()
-    if num_instances == 1:
+    if len(groups) == 1:
         per_instance = [_timings(data, batches, per, warmup, iterations)]
     else:
-        groups = [[cores[(i * per + j) % len(cores)] for j in range(per)] for i in range(num_instances)]
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Manager() as manager:
-            barrier = manager.Barrier(num_instances)
-            with ctx.Pool(num_instances) as pool:
-                per_instance = pool.map(
-                    _instance, [(data, batches, g, warmup, iterations, barrier) for g in groups]
-                )
-    means = [statistics.median(t) for t in per_instance]  # robust to scheduler hiccups
-    every = [t for ts in per_instance for t in ts]
-    return BenchmarkResult(
-        latency_ms=statistics.fmean(means),
-        latency_p90_ms=float(np.percentile(every, 90)),
-        latency_p50_ms=float(np.percentile(every, 50)),
-        latency_p99_ms=float(np.percentile(every, 99)),
-        throughput=sum(batch * 1000.0 / m for m in means),
-        batch_size=batch,
-        iterations=iterations,
-        num_instances=num_instances,
-        cores_per_instance=per,
-        per_instance=tuple(means),
-    )
+        per_instance = run_instances(_instance, [(data, batches, g, warmup, iterations) for g in groups])
+    return summarize(per_instance, batch_size=batch, iterations=iterations, cores_per_instance=per)

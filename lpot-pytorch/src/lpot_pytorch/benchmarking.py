@@ -9,19 +9,14 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
-import multiprocessing
-import os
-import statistics
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 
 from lpot.backend import BenchmarkResult
-from lpot.data import batch_size_of, split_batch
-from lpot.errors import DataError
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
 from lpot_pytorch.tensors import call, to_torch
 
 
@@ -51,8 +46,7 @@ def timings(model: Any, batches: list[Any], n_threads: int, warmup: int, iterati
 
 def _instance(args: tuple[bytes, list[Any], list[int], int, int, Any]) -> list[float]:
     script, batches, cores, warmup, iterations, barrier = args
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)
+    pin(cores)
     model = torch.jit.load(io.BytesIO(script))
     barrier.wait()  # start timing together, as concurrent instances would run in production
     return timings(model, batches, len(cores), warmup, iterations)
@@ -69,43 +63,14 @@ def benchmark(
     max_batches: int = 8,
     example: Any = None,
 ) -> BenchmarkResult:
-    batches = [to_torch(split_batch(b)[0]) for b in itertools.islice(dataloader, max_batches)]
-    if not batches:
-        raise DataError("the benchmark dataloader yielded no batch")
-    batch = batch_size_of(batches[0])
-    batches = [b for b in batches if batch_size_of(b) == batch]  # a short last batch would skew latency
-    cores = (
-        sorted(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else list(range(os.cpu_count() or 1))
-    )
-    num_instances = max(1, num_instances)
-    per = cores_per_instance or max(1, len(cores) // num_instances)
-    if num_instances == 1:
+    batches, batch = benchmark_batches(dataloader, max_batches)
+    batches = [to_torch(b) for b in batches]
+    per, groups = core_groups(num_instances, cores_per_instance)
+    if len(groups) == 1:
         per_instance = [timings(model, batches, per, warmup, iterations)]
     else:
         from lpot_pytorch.serialization import script_bytes
 
         script = script_bytes(model, example if example is not None else batches[0])
-        groups = [[cores[(i * per + j) % len(cores)] for j in range(per)] for i in range(num_instances)]
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Manager() as manager:
-            barrier = manager.Barrier(num_instances)
-            with ctx.Pool(num_instances) as pool:
-                per_instance = pool.map(
-                    _instance, [(script, batches, g, warmup, iterations, barrier) for g in groups]
-                )
-    medians = [statistics.median(t) for t in per_instance]  # robust to scheduler hiccups
-    every = [t for ts in per_instance for t in ts]
-    return BenchmarkResult(
-        latency_ms=statistics.fmean(medians),
-        latency_p90_ms=float(np.percentile(every, 90)),
-        latency_p50_ms=float(np.percentile(every, 50)),
-        latency_p99_ms=float(np.percentile(every, 99)),
-        throughput=sum(batch * 1000.0 / m for m in medians),
-        batch_size=batch,
-        iterations=iterations,
-        num_instances=num_instances,
-        cores_per_instance=per,
-        per_instance=tuple(medians),
-    )
+        per_instance = run_instances(_instance, [(script, batches, g, warmup, iterations) for g in groups])
+    return summarize(per_instance, batch_size=batch, iterations=iterations, cores_per_instance=per)

@@ -1,0 +1,81 @@
+"""What every backend's benchmark shares, whatever the framework: which batches to time, which cores
+each instance gets, pinned instances started together, and their timings folded into one result.
+
+As in the original tool's benchmark config: ``num_instances`` processes, each with
+``cores_per_instance`` intra-op threads pinned to its own cores, throughput summed over instances.
+A backend supplies only how to time its model (in process) and a picklable worker that loads the
+model from bytes in a fresh process and times it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from lpot.backend import BenchmarkResult
+from lpot.data import batch_size_of, split_batch
+from lpot.errors import DataError
+
+
+def benchmark_batches(dataloader: Iterable[Any], max_batches: int = 8) -> tuple[list[Any], int]:
+    """Up to ``max_batches`` input batches of one size (a short last batch would skew latency)."""
+    batches = [split_batch(b)[0] for b in itertools.islice(dataloader, max_batches)]
+    if not batches:
+        raise DataError("the benchmark dataloader yielded no batch")
+    size = batch_size_of(batches[0])
+    return [b for b in batches if batch_size_of(b) == size], size
+
+
+def core_groups(num_instances: int, cores_per_instance: int | None) -> tuple[int, list[list[int]]]:
+    """(cores per instance, the cores of each instance), from the cores this process may use."""
+    cores = (
+        sorted(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else list(range(os.cpu_count() or 1))
+    )
+    num_instances = max(1, num_instances)
+    per = cores_per_instance or max(1, len(cores) // num_instances)
+    return per, [[cores[(i * per + j) % len(cores)] for j in range(per)] for i in range(num_instances)]
+
+
+def pin(cores: Sequence[int]) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, list(cores))
+
+
+def run_instances(
+    worker: Callable[[tuple[Any, ...]], list[float]], args: Sequence[tuple[Any, ...]]
+) -> list[list[float]]:
+    """``worker(args[i] + (barrier,))`` in one spawned process per instance; the worker pins itself,
+    loads its model, then waits on the barrier so that every instance times at the same moment."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(len(args))
+        with ctx.Pool(len(args)) as pool:
+            return pool.map(worker, [(*a, barrier) for a in args])
+
+
+def summarize(
+    per_instance: Sequence[Sequence[float]], *, batch_size: int, iterations: int, cores_per_instance: int
+) -> BenchmarkResult:
+    """Per-instance medians (robust to scheduler hiccups), percentiles over every timing."""
+    import numpy as np
+
+    medians = [statistics.median(t) for t in per_instance]
+    every = [t for ts in per_instance for t in ts]
+    return BenchmarkResult(
+        latency_ms=statistics.fmean(medians),
+        latency_p90_ms=float(np.percentile(every, 90)),
+        latency_p50_ms=float(np.percentile(every, 50)),
+        latency_p99_ms=float(np.percentile(every, 99)),
+        throughput=sum(batch_size * 1000.0 / m for m in medians),
+        batch_size=batch_size,
+        iterations=iterations,
+        num_instances=len(per_instance),
+        cores_per_instance=cores_per_instance,
+        per_instance=tuple(medians),
+    )
