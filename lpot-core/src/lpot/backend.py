@@ -7,7 +7,7 @@ or a JSON-able dataclass, so the core never needs to import a framework.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -88,6 +88,19 @@ class Metric(Protocol):
     def reset(self) -> None: ...
     def update(self, preds: Any, labels: Any) -> None: ...
     def result(self) -> float: ...
+
+
+def evaluate_batches(
+    predict: Callable[[Any, Any], Any], model: Any, dataloader: DataLoader, metric: Metric
+) -> float:
+    """``Backend.evaluate`` for backends whose ``predict(model, inputs)`` gives one batch's outputs."""
+    from lpot.data import split_batch
+
+    metric.reset()
+    for batch in dataloader:
+        inputs, labels = split_batch(batch)
+        metric.update(predict(model, inputs), labels)
+    return metric.result()
 
 
 @runtime_checkable

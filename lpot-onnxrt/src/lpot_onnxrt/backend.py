@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lpot.backend import BenchmarkResult, CalibrationSpec, DataLoader, Metric, Stats
-from lpot.data import split_batch
+from lpot.backend import BenchmarkResult, CalibrationSpec, DataLoader, Metric, Stats, evaluate_batches
 from lpot.recipe import Capability, OpKey, Recipe
 
 STATIC = "post_training_static_quant"
@@ -83,11 +82,7 @@ class OnnxRuntimeBackend:
         return session.run(None, feeds(session, inputs))[0]
 
     def evaluate(self, model: Any, dataloader: DataLoader, metric: Metric) -> float:
-        metric.reset()
-        for batch in dataloader:
-            inputs, labels = split_batch(batch)
-            metric.update(self.predict(model, inputs), labels)
-        return metric.result()
+        return evaluate_batches(self.predict, model, dataloader, metric)
 
     def inspect(self, model: Any, dataloader: DataLoader, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
         from lpot_onnxrt.inspection import inspect

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lpot.backend import BenchmarkResult, CalibrationSpec, DataLoader, Metric, Stats
+from lpot.backend import BenchmarkResult, CalibrationSpec, DataLoader, Metric, Stats, evaluate_batches
 from lpot.data import split_batch
 from lpot.errors import ModelError
 from lpot.recipe import Capability, OpKey, Recipe
@@ -102,11 +102,7 @@ class PyTorchBackend:
         return predict(model, inputs)
 
     def evaluate(self, model: Any, dataloader: DataLoader, metric: Metric) -> float:
-        metric.reset()
-        for batch in dataloader:
-            inputs, labels = split_batch(batch)
-            metric.update(self.predict(model, inputs), labels)
-        return metric.result()
+        return evaluate_batches(self.predict, model, dataloader, metric)
 
     def inspect(self, model: Any, dataloader: DataLoader, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
         from lpot_pytorch.inspection import inspect

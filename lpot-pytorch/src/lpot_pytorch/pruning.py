@@ -18,7 +18,7 @@ pruned weight never grows back (scores are masked too). Masks are computed by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from lpot.compression.config import PrunerSpec, PruningConfig, parse_pruning
+from lpot.compression.config import PrunerSpec, pruning_config
 from lpot.compression.schedules import sparsity_at
 from lpot.errors import ConfigError
 
@@ -42,25 +42,6 @@ class _Mask(nn.Module):
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return weight * self.mask
-
-
-def pruning_config(config: Any) -> PruningConfig:
-    """A PruningConfig from itself, the ``pruning`` mapping of a config file, or an ``lpot.Config``."""
-    if isinstance(config, PruningConfig):
-        return config
-    sections = getattr(config, "extra_sections", None)
-    if sections is not None:
-        if "pruning" not in sections:
-            raise ConfigError("the config has no 'pruning' section")
-        config = sections["pruning"]
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"expected a pruning section (a mapping), got {type(config).__name__}")
-    from lpot.config._checks import InvalidField
-
-    try:
-        return parse_pruning(config)
-    except InvalidField as exc:
-        raise ConfigError(str(exc.under("pruning"))) from None
 
 
 class Pruner:

@@ -10,32 +10,13 @@ logits. The student and the teacher must output logits (``from_logits=True`` los
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import keras
 from keras import ops
 
-from lpot.compression.config import DistillationConfig, parse_distillation
+from lpot.compression.config import distillation_config
 from lpot.errors import ConfigError
-
-
-def distillation_config(config: Any) -> DistillationConfig:
-    if config is None:
-        return DistillationConfig()
-    if isinstance(config, DistillationConfig):
-        return config
-    sections = getattr(config, "extra_sections", None)
-    if sections is not None:
-        config = sections.get("distillation", {})
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"expected a distillation section (a mapping), got {type(config).__name__}")
-    from lpot.config._checks import InvalidField
-
-    try:
-        return parse_distillation(config)
-    except InvalidField as exc:
-        raise ConfigError(str(exc.under("distillation"))) from None
 
 
 class DistillationCallback(keras.callbacks.Callback):

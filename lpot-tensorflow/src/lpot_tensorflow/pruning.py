@@ -15,35 +15,16 @@ zeros the kernel has when training begins. Kernels are reshaped to ``[out, ...]`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
 
-from lpot.compression.config import PrunerSpec, PruningConfig, parse_pruning
+from lpot.compression.config import PrunerSpec, pruning_config
 from lpot.compression.schedules import sparsity_at
 from lpot.errors import ConfigError
 
 PRUNABLE = ("Dense", "Conv1D", "Conv2D", "Conv3D")
-
-
-def pruning_config(config: Any) -> PruningConfig:
-    if isinstance(config, PruningConfig):
-        return config
-    sections = getattr(config, "extra_sections", None)
-    if sections is not None:
-        if "pruning" not in sections:
-            raise ConfigError("the config has no 'pruning' section")
-        config = sections["pruning"]
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"expected a pruning section (a mapping), got {type(config).__name__}")
-    from lpot.config._checks import InvalidField
-
-    try:
-        return parse_pruning(config)
-    except InvalidField as exc:
-        raise ConfigError(str(exc.under("pruning"))) from None
 
 
 def _prunable(model: keras.Model) -> list[keras.layers.Layer]:

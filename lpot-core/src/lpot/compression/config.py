@@ -22,6 +22,7 @@ from lpot.compression.patterns import Pattern, parse_pattern
 from lpot.compression.schedules import SCHEDULES
 from lpot.config import _checks as c
 from lpot.config._checks import InvalidField
+from lpot.errors import ConfigError
 
 METHODS = ("magnitude", "gradient_sensitivity", "pattern_lock")
 LPOT_PRUNE_TYPES = {
@@ -226,3 +227,39 @@ def parse_distillation(data: Any) -> DistillationConfig:
         ),
         teacher=c.text(data["teacher"], "teacher") if data.get("teacher") is not None else None,
     )
+
+
+def pruning_config(config: Any) -> PruningConfig:
+    """A PruningConfig from itself, the ``pruning`` mapping of a config file, or an ``lpot.Config``
+    (what the framework packages' pruners accept)."""
+    if isinstance(config, PruningConfig):
+        return config
+    sections = getattr(config, "extra_sections", None)
+    if sections is not None:
+        if "pruning" not in sections:
+            raise ConfigError("the config has no 'pruning' section")
+        config = sections["pruning"]
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"expected a pruning section (a mapping), got {type(config).__name__}")
+    try:
+        return parse_pruning(config)
+    except InvalidField as exc:
+        raise ConfigError(str(exc.under("pruning"))) from None
+
+
+def distillation_config(config: Any) -> DistillationConfig:
+    """A DistillationConfig from itself, ``None`` (defaults), the ``distillation`` mapping of a config
+    file, or an ``lpot.Config``."""
+    if config is None:
+        return DistillationConfig()
+    if isinstance(config, DistillationConfig):
+        return config
+    sections = getattr(config, "extra_sections", None)
+    if sections is not None:
+        config = sections.get("distillation", {})
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"expected a distillation section (a mapping), got {type(config).__name__}")
+    try:
+        return parse_distillation(config)
+    except InvalidField as exc:
+        raise ConfigError(str(exc.under("distillation"))) from None
