@@ -41,6 +41,7 @@ def core(session: nox.Session) -> None:
     session.install(
         "pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe,ray]", "./tests/core/plugin_pkg"
     )
+    session.install("pycocotools>=2.0.7", "sacrebleu>=2.4")  # references the metric tests compare against
     _pytest(session, "tests/core")
 
 
@@ -94,7 +95,7 @@ def bench(session: nox.Session) -> None:
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
         if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_")):  # their own venvs: bench_<name>
             continue
-        if script.name == "tuning_efficiency.py":  # needs the strategy extras and INC: bench_inc
+        if script.name in ("tuning_efficiency.py", "sparsity.py"):  # bench_inc / bench_pytorch
             continue
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
@@ -105,7 +106,7 @@ def bench_pytorch(session: nox.Session) -> None:
     session.install(TORCH)
     session.install("./lpot-core", "./lpot-pytorch", "scikit-learn>=1.3")
     session.install("--no-deps", "torchao==0.18.0")  # pt2e for the comparison; its deps would replace torch
-    for script in sorted((ROOT / "benchmarks").glob("pytorch_*.py")):
+    for script in [*sorted((ROOT / "benchmarks").glob("pytorch_*.py")), ROOT / "benchmarks" / "sparsity.py"]:
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
 

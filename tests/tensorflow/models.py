@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -24,11 +26,14 @@ def digits_cnn(seed: int = 0):
 
     keras.utils.set_random_seed(seed)
     layers = keras.layers
+    # momentum 0.9 (torch's 0.1): Keras' default 0.99 leaves the moving statistics half-way after the
+    # ~150 steps trained here, and validation accuracy swung 0.93-0.96 with the seed (0.97-0.99 now)
+    bn = functools.partial(layers.BatchNormalization, momentum=0.9)
     inputs = keras.Input((8, 8, 1), name="image")
     x = layers.Conv2D(32, 3, padding="same", use_bias=False, name="conv1")(inputs)
-    x = layers.ReLU(name="relu1")(layers.BatchNormalization(name="bn1")(x))
+    x = layers.ReLU(name="relu1")(bn(name="bn1")(x))
     y = layers.Conv2D(32, 3, padding="same", use_bias=False, name="conv2")(x)
-    y = layers.BatchNormalization(name="bn2")(y)
+    y = bn(name="bn2")(y)
     x = layers.ReLU(name="relu2")(layers.Add(name="add")([y, x]))
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
     x = layers.MaxPooling2D(name="pool")(x)

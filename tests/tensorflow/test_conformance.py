@@ -1,4 +1,5 @@
-"""TensorFlow/Keras (TFLite INT8) plugged into the shared backend conformance suite."""
+"""TensorFlow/Keras (TFLite INT8) plugged into the shared backend conformance suite (the SavedModel
+input reuses DigitsConformance in test_saved_model_tensorflow.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ from lpot_tensorflow.backend import TensorFlowBackend
 from probes import int8_ops, weight_bytes
 
 
-class TestTensorFlowConformance(BackendConformance, TuningConformance):
+class DigitsConformance(BackendConformance, TuningConformance):
+    """The suite on the digits data; a subclass adds the ``model`` fixture (Keras, SavedModel)."""
+
     @pytest.fixture
     def backend(self):
         return TensorFlowBackend()
-
-    @pytest.fixture
-    def model(self, backend, digits):
-        return backend.load_model(digits[0])
 
     @pytest.fixture
     def calib_loader(self, digits):
@@ -32,3 +31,9 @@ class TestTensorFlowConformance(BackendConformance, TuningConformance):
     @pytest.fixture
     def probe(self):
         return LowPrecisionProbe(int8_ops=int8_ops, weight_bytes=weight_bytes)
+
+
+class TestTensorFlowConformance(DigitsConformance):
+    @pytest.fixture
+    def model(self, backend, digits):
+        return backend.load_model(digits[0])

@@ -252,3 +252,37 @@ def test_benchmark_with_two_pinned_instances(digits):
         iterations=5,
     )
     assert result.num_instances == 2 and len(result.per_instance) == 2 and result.throughput > 0
+
+
+def test_integer_token_inputs_keep_their_type(tmp_path):
+    """A text classifier takes int32 token ids: the TFLite model is fed them as ints (not floats),
+    and its Dense layer still runs INT8."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 50, size=(600, 12)).astype(np.int32)
+    labels = (tokens < 10).sum(1) > (tokens >= 40).sum(1)  # which marker words dominate
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(50, 16, name="embed")(inputs)
+    x = keras.layers.GlobalAveragePooling1D(name="mean")(x)
+    outputs = keras.layers.Dense(2, name="head")(keras.layers.Dense(32, activation="relu", name="fc")(x))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(tokens[:400], labels[:400].astype(np.int64), epochs=15, batch_size=32, verbose=0)
+
+    result = lpot.tune(
+        model,
+        q_dataloader=lpot.ArrayLoader(tokens[:64], labels[:64], batch_size=32),
+        eval_func=lambda m: accuracy(m, tokens[400:], labels[400:]),
+        config={
+            **_config(tmp_path),
+            "tuning": {**_config(tmp_path)["tuning"], "accuracy_criterion": {"absolute": 0.02}},
+        },
+        progress=False,
+    )
+    assert result.status == "met" and result.baseline_accuracy > 0.85
+    assert isinstance(result.model, TFLiteModel)
+    assert {"fc", "head"} <= int8_ops(result.model)
+    assert result.model.feeds(tokens[:3].astype(np.int64))["tokens"].dtype == np.int32
+    np.testing.assert_allclose(result.model(tokens[:50]), model.predict(tokens[:50], verbose=0), atol=0.3)

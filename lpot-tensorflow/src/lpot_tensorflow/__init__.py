@@ -15,6 +15,7 @@ __all__ = [
     "DistillationCallback",
     "PruningCallback",
     "QuantizationAwareCallback",
+    "SavedModel",
     "TFLiteModel",
     "__version__",
     "convert",
@@ -26,6 +27,7 @@ _LAZY = {
     "convert": "lpot_tensorflow.qat",
     "prepare_qat": "lpot_tensorflow.qat",
     "TFLiteModel": "lpot_tensorflow.runtime",
+    "SavedModel": "lpot_tensorflow.saved_model",
     "PruningCallback": "lpot_tensorflow.pruning",
     "DistillationCallback": "lpot_tensorflow.distillation",
 }

@@ -1,4 +1,5 @@
-"""``TensorFlowBackend``: lpot's Backend protocol for Keras 3 models, lowered to TFLite INT8.
+"""``TensorFlowBackend``: lpot's Backend protocol for Keras 3 models and SavedModels, lowered to
+TFLite INT8.
 
 Thin on purpose: layers, capability, calibration, tflite, quantizer, runtime, inspection,
 benchmarking and serialization each live in their own module; this class wires them together and
@@ -22,22 +23,25 @@ from lpot.recipe import Capability, OpKey, Recipe
 STATIC = "post_training_static_quant"
 
 
-def _is_saved_model(path: Path) -> bool:
-    return path.is_dir() and (path / "saved_model.pb").is_file()
-
-
 class TensorFlowBackend:
-    """TFLite full-integer INT8 (per-layer fallback), Keras int8 weights and QAT for Keras 3 models.
+    """TFLite full-integer INT8 (per-op fallback), Keras int8 weights and QAT for Keras 3 models;
+    TFLite INT8 for SavedModel folders.
 
     ``formats``: the recipe families the tuner may use (default ``("tflite",)``, plus
     ``"keras_int8"`` when ``objective`` is ``model_size`` or ``footprint``). ``objective`` is the
     tuning objective the caller optimizes; lpot's core does not tell backends, so pass it here
-    when it is not ``performance``.
+    when it is not ``performance``. ``signature``: the SavedModel signature to tune (default
+    ``serving_default``).
     """
 
     name = "tensorflow"
 
-    def __init__(self, formats: Sequence[str] | None = None, objective: str | None = None) -> None:
+    def __init__(
+        self,
+        formats: Sequence[str] | None = None,
+        objective: str | None = None,
+        signature: str | None = None,
+    ) -> None:
         from lpot_tensorflow.capability import FORMATS
 
         unknown = [f for f in formats or () if f not in FORMATS]
@@ -45,33 +49,32 @@ class TensorFlowBackend:
             raise ConfigError(f"TensorFlowBackend(formats=...): unknown {unknown}; known: {list(FORMATS)}")
         self.formats = tuple(formats) if formats else None
         self.objective = objective
+        self.signature = signature
         self._templates: dict[str, Any] = {}  # model fingerprint -> calibration.Template
         self._example: Any = None  # one real input batch, to rebuild a template without data
 
     # models -------------------------------------------------------------------------------
     def accepts(self, model: object) -> bool:
+        from lpot_tensorflow.runtime import TFLiteModel
+        from lpot_tensorflow.saved_model import SavedModel, enclosing_saved_model, is_saved_model
+
         if isinstance(model, (str, Path)):
-            path = Path(model)
-            return path.suffix == ".keras" or _is_saved_model(path)
+            path = Path(model)  # a file inside a SavedModel too: load_model then says what to pass
+            return path.suffix == ".keras" or is_saved_model(path) or enclosing_saved_model(path) is not None
         keras = sys.modules.get("keras")  # a Keras model means keras is imported: never import it here
         if keras is not None and isinstance(model, keras.Model):
             return True
-        from lpot_tensorflow.runtime import TFLiteModel
-
-        return isinstance(model, TFLiteModel)
+        return isinstance(model, (TFLiteModel, SavedModel))
 
     def load_model(self, model: object) -> Any:
+        from lpot_tensorflow.saved_model import SavedModel
+
+        if isinstance(model, SavedModel):
+            return model
         if isinstance(model, (str, Path)):
-            path = Path(model)
-            if _is_saved_model(path):
-                raise ModelError(
-                    f"{path}: a TF SavedModel has no Keras layers for lpot to tune op by op; load the "
-                    "Keras model it was exported from (keras.models.load_model on its .keras file) and "
-                    "pass that to lpot.tune"
-                )
             from lpot_tensorflow.serialization import load
 
-            return load(path)
+            return load(Path(model), self.signature)
         import keras
 
         if not isinstance(model, keras.Model):
@@ -187,4 +190,4 @@ class TensorFlowBackend:
     def load(self, path: Path) -> Any:
         from lpot_tensorflow.serialization import load
 
-        return load(Path(path))
+        return load(Path(path), self.signature)

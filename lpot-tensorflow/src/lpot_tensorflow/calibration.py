@@ -3,7 +3,8 @@
 The calibrated float graph it produces is also the *template* every trial quantizes from (ranges
 overwritten with the given Stats first). A backend keeps it per model fingerprint; when it is
 missing (a resumed run in a new process) :func:`template_from_example` rebuilds the same graph
-from one synthetic batch, whose ranges are then all replaced by the stored ones.
+from one synthetic batch, whose ranges are then all replaced by the stored ones. Keras models and
+SavedModels differ only in their :class:`~lpot_tensorflow.sources.GraphSource`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import numpy as np
 
 from lpot.backend import CalibrationSpec, Stats
 from lpot.data import batch_size_of, split_batch
-from lpot.errors import ConfigError, DataError, QuantizationError
+from lpot.errors import ConfigError, DataError
 from lpot_tensorflow import tflite
-from lpot_tensorflow.layers import LayerRef
+from lpot_tensorflow.sources import GraphSource, source_for
 
 ALGORITHMS = ("minmax",)  # what the TFLite calibrator records
 
 
 @dataclass
 class Template:
-    """A calibrated float TFLite graph of one model, its layer table and layer -> ops map."""
+    """A calibrated float TFLite graph of one model, the source it came from and its op -> ops map."""
 
     content: bytes
-    table: dict[int, LayerRef]
+    source: GraphSource
     layers: dict[str, tflite.LayerOps]
     inputs: list[str]
 
@@ -59,8 +60,9 @@ def _head(inputs: Any, n: int) -> Any:
 
 
 def build_template(model: Any, batches: list[Any]) -> Template:
-    content, table = tflite.calibrated_float_model(model, batches)
-    return Template(content, table, tflite.layer_map(content, table), tflite.input_names(model))
+    source = source_for(model)
+    content = tflite.convert(source, batches)
+    return Template(content, source, source.locate(content), source.inputs())
 
 
 def calibrate(model: Any, dataloader: Iterable[Any], spec: CalibrationSpec) -> tuple[Stats, Template]:
@@ -80,17 +82,7 @@ def synthetic_batch(model: Any, example: Any = None) -> Any:
     """One batch with the model's input shapes: a remembered real batch's first sample, else zeros."""
     if example is not None:
         return _head(example, 1)
-    arrays = []
-    tensors = getattr(model, "inputs", None) if hasattr(type(model), "inputs") else None
-    if not tensors:
-        raise QuantizationError(
-            f"{type(model).__name__}: no calibrated graph cached and no input shape known to rebuild it; "
-            "calibrate first (a resumed run needs one batch seen, e.g. via q_dataloader)"
-        )
-    for tensor in tensors:
-        shape = [1] + [d if d is not None else 1 for d in tuple(tensor.shape)[1:]]
-        arrays.append(np.zeros(shape, dtype=np.float32))
-    return arrays[0] if len(arrays) == 1 else arrays
+    return source_for(model).zeros()
 
 
 def template_from_example(model: Any, example: Any = None) -> Template:

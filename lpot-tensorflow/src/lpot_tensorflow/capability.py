@@ -1,8 +1,10 @@
-"""What lpot may choose for a Keras model, in the seed capability format.
+"""What lpot may choose for a model, in the seed capability format.
 
-Ops are the layers with weights (see :mod:`lpot_tensorflow.layers`), by path, typed by Keras class.
-TFLite's full-integer scheme is fixed: INT8 activations (asymmetric, min/max calibrated), INT8
-symmetric weights, per-channel unless per-tensor is asked for (model-wise: one converter flag).
+Ops are the layers with weights of a Keras model (see :mod:`lpot_tensorflow.layers`), by path,
+typed by Keras class; for a SavedModel, the weighted ops of its TFLite graph, typed by TFLite op
+(see :mod:`lpot_tensorflow.saved_model_graph`). TFLite's full-integer scheme is fixed: INT8
+activations (asymmetric, min/max calibrated), INT8 symmetric weights, per-channel unless
+per-tensor is asked for (model-wise: one converter flag).
 
 The model-wise option ``format`` picks the recipe family:
 - ``tflite``: full-integer TFLite (the default; real INT8 kernels, the speed path);
@@ -11,15 +13,21 @@ The model-wise option ``format`` picks the recipe family:
   the objective is ``model_size`` or ``footprint`` (or the caller lists it in ``formats``).
 
 ``post_training_dynamic_quant`` maps to ``keras_int8`` (its activations are quantized per batch).
+A SavedModel has no Keras layers: only ``tflite`` applies, and the Keras approaches are errors.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
-from lpot_tensorflow.layers import KERAS_INT8, quantizable_layers
+from lpot.errors import ConfigError
+from lpot.recipe import Capability, OpCapability, TensorChoices
+from lpot_tensorflow.layers import KERAS_INT8
+from lpot_tensorflow.sources import GraphSource, source_for
+
+log = logging.getLogger("lpot")
 
 STATIC = "post_training_static_quant"
 DYNAMIC = "post_training_dynamic_quant"
@@ -62,24 +70,62 @@ def build_capability(
     formats: Sequence[str] | None = None,
     objective: str | None = None,
 ) -> Capability:
-    layers = quantizable_layers(model)
+    source = source_for(model)
+    if not source.keras_layers and approach != STATIC:
+        raise ConfigError(keras_only(approach, source))
+    ops = source.ops()
     if approach == DYNAMIC:
-        layers = [ref for ref in layers if ref.class_name in KERAS_INT8]
+        ops = [op for op in ops if op.op_type in KERAS_INT8]
     cap = op_capability(approach)
-    opwise = {OpKey(ref.path, ref.class_name): cap for ref in layers}
+    opwise = {op: cap for op in ops}
     optypewise: dict[str, OpCapability] = {}
     for key in opwise:
         optypewise.setdefault(key.op_type, cap)
-    if approach == STATIC:
-        has_dense = any(ref.class_name in KERAS_INT8 for ref in layers)
-        options: dict[str, tuple[Any, ...]] = {"format": formats_for(has_dense, formats, objective)}
-    else:
-        options = {}
+    options: dict[str, tuple[Any, ...]] = {}
+    if approach == STATIC and source.keras_layers:
+        has_dense = any(op.op_type in KERAS_INT8 for op in ops)
+        options = {"format": formats_for(has_dense, formats, objective)}
+    elif approach == STATIC:
+        options = {"format": graph_formats(source, formats_for(True, formats, objective))}
     return Capability(
         optypewise=optypewise,
         opwise=opwise,
-        approaches=(STATIC, DYNAMIC, QAT),
+        approaches=(STATIC, DYNAMIC, QAT) if source.keras_layers else (STATIC,),
         options=options,
         # BF16 runs no INT8 op: tried after INT8 with op-wise fallback failed (budget mode: any time)
         last_resort={"format": ("keras_bf16",)},
     )
+
+
+WHY_KERAS = {
+    QAT: "it fake-quantizes and trains Keras layers",
+    DYNAMIC: "it is Keras' quantize('int8') on Dense layers",
+}
+_told: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def keras_only(approach: str, source: GraphSource) -> str:
+    return (
+        f"quantization.approach: {approach!r} needs a Keras model ({WHY_KERAS.get(approach, 'Keras layers')}) "
+        f"and {source.name} has no Keras layers: pass the keras.Model itself (keras.models.load_model on "
+        "its .keras file), or tune the SavedModel with post_training_static_quant (TFLite INT8)"
+    )
+
+
+def graph_formats(source: GraphSource, offered: Sequence[str]) -> tuple[str, ...]:
+    """``tflite`` only: the Keras families need layers. Says once per model which ones were left out."""
+    dropped = tuple(f for f in offered if f != "tflite")
+    if "tflite" not in offered:
+        raise ConfigError(
+            f"TensorFlowBackend(formats={tuple(offered)}): none of them applies to {source.name}, which "
+            "has no Keras layers; use formats=('tflite',)"
+        )
+    if dropped and (source.name, dropped) not in _told:
+        _told.add((source.name, dropped))
+        log.warning(
+            "%s: tuning TFLite INT8 only; %s and quantization-aware training need Keras layers "
+            "(pass the keras.Model to have them)",
+            source.name,
+            ", ".join(dropped),
+        )
+    return ("tflite",)

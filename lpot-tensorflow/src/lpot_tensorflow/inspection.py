@@ -1,5 +1,6 @@
 """Per-layer outputs of an FP32/Keras-int8 model or a TFLite model on the same inputs (MSE strategy,
-the report's sensitivity chart, TensorBoard).
+the report's sensitivity chart, TensorBoard). A SavedModel's ops are TFLite ops: its FP32 side is
+its float TFLite graph, read the same way as the INT8 one.
 
 A TFLite op computes a layer *and* what the converter fused into it (a Conv2D's BatchNormalization
 and ReLU), so the Keras side reads the output of the last fused layer (:func:`fused_tail`) and the
@@ -100,7 +101,11 @@ def inspect_tflite(
 
 
 def inspect(model: Any, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    from lpot_tensorflow.saved_model import SavedModel
+
     ops = list(ops)
+    if isinstance(model, SavedModel):  # FP32 reference: the same TFLite ops, run in float
+        return inspect_tflite(model.source.float_model(), dataloader, ops)
     if isinstance(model, TFLiteModel):
         return inspect_tflite(model, dataloader, ops)
     if is_keras(model):

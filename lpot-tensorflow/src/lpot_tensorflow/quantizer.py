@@ -1,4 +1,4 @@
-"""A recipe applied to the FP32 Keras model: TFLite INT8 from cached ranges, Keras int8, or QAT."""
+"""A recipe applied to the FP32 model: TFLite INT8 from cached ranges, Keras int8, BF16 or QAT."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def quantize_tflite(recipe: Recipe, stats: Mapping[str, Stats], template: Templa
             continue
         entry = template.layers.get(key.name)
         if entry is None:
-            log.warning("layer %s has no TFLite op lpot could find; it cannot be kept float", key)
+            log.warning("op %s has no TFLite op lpot could find; it cannot be kept float", key)
             continue
         deny.extend(entry.outputs)
     weights = next((recipe.op(k).weight for k in quantized if recipe.op(k).weight is not None), None)
@@ -37,7 +37,7 @@ def quantize_tflite(recipe: Recipe, stats: Mapping[str, Stats], template: Templa
     content = tflite.quantize_model(content, deny=deny, per_channel=per_channel)
     # The quantizer renames some outputs (the last op's output goes to the Dequantize it adds), so
     # the layer map of the result is recomputed on the result.
-    final = tflite.layer_map(content, template.table)
+    final = template.source.locate(content)
     meta = {
         "layers": {path: entry.to_dict() for path, entry in final.items()},
         "inputs": template.inputs,

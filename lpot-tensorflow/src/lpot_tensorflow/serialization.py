@@ -1,9 +1,11 @@
 """Saving without pickle: ``model.tflite`` (self-describing: lpot's layer table is in its metadata)
-for TFLite recipes, ``model.keras`` (Keras' zip of JSON config + weights) for Keras ones."""
+for TFLite recipes, ``model.keras`` (Keras' zip of JSON config + weights) for Keras ones, and a
+copy of the SavedModel folder (``saved_model/``) for an FP32 result of SavedModel input."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,18 @@ import numpy as np
 
 from lpot.errors import ModelError
 from lpot_tensorflow.runtime import TFLiteModel
+from lpot_tensorflow.saved_model import (
+    SavedModel,
+    check_folder,
+    enclosing_saved_model,
+    is_saved_model,
+    load_saved_model,
+)
 from lpot_tensorflow.tensors import is_keras
 
 TFLITE_FILE = "model.tflite"
 KERAS_FILE = "model.keras"
+SAVED_MODEL_DIR = "saved_model"
 
 
 def _target(path: Path, default: str) -> Path:
@@ -34,18 +44,31 @@ def save(model: Any, path: Path) -> Path:
         file = _target(Path(path), KERAS_FILE)
         model.save(file)
         return file
-    raise ModelError(f"cannot save {type(model).__name__}: expected a keras.Model or an lpot TFLiteModel")
+    if isinstance(model, SavedModel):
+        folder = _target(Path(path), SAVED_MODEL_DIR)
+        shutil.copytree(model.path, folder, dirs_exist_ok=True)
+        return folder
+    raise ModelError(
+        f"cannot save {type(model).__name__}: expected a keras.Model, an lpot TFLiteModel or SavedModel"
+    )
 
 
-def load(path: Path) -> Any:
+def load(path: Path, signature: str | None = None) -> Any:
+    """A ``.tflite`` / ``.keras`` file, a SavedModel folder (its ``signature``), or a folder ``save``
+    wrote one of them into."""
     path = Path(path)
     if path.is_dir():
+        if is_saved_model(path) or is_saved_model(path / SAVED_MODEL_DIR):
+            return load_saved_model(path if is_saved_model(path) else path / SAVED_MODEL_DIR, signature)
         for name in (TFLITE_FILE, KERAS_FILE):
             if (path / name).is_file():
                 path = path / name
                 break
         else:
-            raise ModelError(f"{path}: no {TFLITE_FILE} or {KERAS_FILE} in this folder")
+            raise ModelError(
+                f"{path}: not a TF SavedModel folder (no saved_model.pb in it) and no {TFLITE_FILE} "
+                f"or {KERAS_FILE} in it"
+            )
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
     if path.suffix == ".tflite":
@@ -59,9 +82,9 @@ def load(path: Path) -> Any:
             return keras.models.load_model(path, safe_mode=True)
         except Exception as exc:
             raise ModelError(f"{path}: not a Keras archive Keras can load ({exc})") from exc
-    if (path.parent / "saved_model.pb").exists() or path.name == "saved_model.pb":
-        raise ModelError(f"{path}: pass the SavedModel folder, not a file inside it")
-    raise ModelError(f"{path}: expected a .tflite or .keras file")
+    if enclosing_saved_model(path) is not None:
+        check_folder(path)  # says: a file inside a SavedModel folder, pass the folder
+    raise ModelError(f"{path}: expected a .tflite or .keras file or a SavedModel folder")
 
 
 def keras_bytes(model: Any) -> int:
@@ -82,12 +105,15 @@ def model_size(model: Any) -> int:
         return len(model.content)
     if is_keras(model):
         return keras_bytes(model)
+    if isinstance(model, SavedModel):
+        return model.size()
     raise ModelError(f"cannot size {type(model).__name__}")
 
 
 def fingerprint(model: Any) -> str:
-    """Content hash: TFLite bytes, or a Keras model's class, weight paths, dtypes and values."""
-    if isinstance(model, TFLiteModel):
+    """Content hash: TFLite bytes, a SavedModel's signature and files, or a Keras model's class,
+    weight paths, dtypes and values."""
+    if isinstance(model, (TFLiteModel, SavedModel)):
         return model.fingerprint()
     digest = hashlib.sha256(type(model).__qualname__.encode())
     for variable in model.weights:

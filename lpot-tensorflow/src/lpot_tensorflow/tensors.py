@@ -37,7 +37,7 @@ def run(model: Any, inputs: Any) -> Any:
         try:
             return to_numpy(model.predict_on_batch(inputs))
         except (TypeError, NotImplementedError) as exc:  # Python logic on symbolic tensors
-            from lpot_tensorflow.tflite import conversion_error
+            from lpot_tensorflow.keras_source import conversion_error
 
             raise conversion_error(model, exc) from exc
     return model(inputs)

@@ -1,8 +1,9 @@
 """TFLite conversion split in two, so lpot calibrates once and quantizes many times.
 
-1. :func:`calibrated_float_model`: the converter's calibrate-only mode runs the representative data
+1. :func:`convert` with batches: the converter's calibrate-only mode runs the representative data
    through the float TFLite graph and records min/max on every activation tensor (what the
-   converter does inside every full-integer conversion, but kept apart).
+   converter does inside every full-integer conversion, but kept apart). What is converted (a
+   Keras model, a SavedModel signature) is a :class:`~lpot_tensorflow.sources.GraphSource`.
 2. :func:`quantize_model`: ``mlir_quantize`` turns a calibrated float model into INT8 without data,
    leaving the op outputs named in ``denylisted_nodes`` in float (per-layer fallback).
 
@@ -16,14 +17,17 @@ import functools
 import json
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lpot.errors import ModelError, QuantizationError
-from lpot_tensorflow.layers import QUANTIZABLE, LayerRef, tagged_names, tags
+from lpot.errors import QuantizationError
+from lpot_tensorflow.layers import QUANTIZABLE
+
+if TYPE_CHECKING:
+    from lpot_tensorflow.sources import GraphSource
 
 METADATA_KEY = "lpot_layers"
 WEIGHTED_OPS = frozenset(op for ops in QUANTIZABLE.values() for op in ops)
@@ -37,75 +41,45 @@ def op_names() -> dict[int, str]:
     return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
-def input_names(model: Any) -> list[str]:
-    try:
-        tensors = list(model.inputs or [])
-    except AttributeError:  # a subclassed model has no symbolic inputs
-        tensors = []
-    return [getattr(t, "name", f"input_{i}") for i, t in enumerate(tensors)]
+def convert(source: GraphSource, batches: Sequence[Any] | None = None) -> bytes:
+    """The source's float TFLite graph; with ``batches``, calibrated: min/max on every activation.
 
-
-def as_input_list(model: Any, inputs: Any) -> list[np.ndarray]:
-    """A batch as the converter's representative dataset wants it: arrays in ``model.inputs`` order."""
-    if isinstance(inputs, Mapping):
-        return [np.asarray(inputs[name], dtype=np.float32) for name in input_names(model)]
-    if isinstance(inputs, (list, tuple)):
-        return [np.asarray(x, dtype=np.float32) for x in inputs]
-    return [np.asarray(inputs, dtype=np.float32)]
-
-
-def _converter(model: Any, data: Callable[[], Iterator[list[np.ndarray]]]) -> Any:
+    Calibrate-only is the converter's own switch (the quantization debugger uses it): the
+    representative data runs through the float graph and the ranges are recorded, nothing else.
+    """
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = data
-    converter._experimental_calibrate_only = True  # the quantization debugger's own switch
-    return converter
-
-
-def calibrated_float_model(model: Any, batches: Sequence[Any]) -> tuple[bytes, dict[int, LayerRef]]:
-    """The float TFLite graph with min/max recorded on every activation tensor, and the layer table.
-
-    Layers are tagged while the converter traces the model (see :mod:`lpot_tensorflow.layers`).
-    """
-    if not batches:
+    if batches is not None and not batches:
         raise QuantizationError("TFLite full-integer conversion needs representative data: no batch given")
 
-    def data() -> Iterator[list[np.ndarray]]:
-        for batch in batches:
-            yield as_input_list(model, batch)
+    def data() -> Iterator[Any]:
+        for batch in batches or ():
+            yield source.feed(batch)
 
-    with tagged_names(model) as table, warnings.catch_warnings(), _quiet_tf():
+    with warnings.catch_warnings(), _quiet_tf():
         warnings.simplefilter("ignore")
         try:
-            content = _converter(model, data).convert()
+            with source.converter() as converter:
+                if batches is not None:
+                    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                    converter.representative_dataset = data
+                    converter._experimental_calibrate_only = True
+                return bytes(converter.convert())
         except Exception as exc:
-            raise conversion_error(model, exc) from exc
-    return bytes(content), table
+            raise source.conversion_error(exc) from exc
 
 
-def conversion_error(model: Any, exc: Exception) -> Exception:
-    """Turn a converter failure into an lpot error that names the model, ops and what to do."""
+def unsupported_ops(exc: Exception) -> list[str]:
+    """The ``tf.`` ops a converter error says TFLite cannot convert (empty for other failures)."""
     text = str(exc)
-    unsupported: list[str] = []
-    if "ConverterError" in type(exc).__name__ or "not supported" in text:
-        unsupported = sorted(set(re.findall(r"\btf\.([A-Z][A-Za-z0-9]+)", text)) - {"Tensor", "Variable"})
-    if unsupported:
-        return QuantizationError(
-            f"TFLite cannot convert op(s) {', '.join(unsupported)} of {type(model).__name__} "
-            f"{getattr(model, 'name', '')!r}: the layers computing them cannot run in TFLite. Replace "
-            "them with TFLite-supported layers, or tune with the Keras path instead: recipe option "
-            "format=keras_int8 (quantization.model_wise / TensorFlowBackend(formats=('keras_int8',)))"
-        )
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return ModelError(
-        f"cannot trace {type(model).__name__} {getattr(model, 'name', '')!r} into a TF graph (TFLite and "
-        "compiled predict need one) "
-        f"({type(exc).__name__}: {first[:300]}). A subclassed keras.Model must be traceable by "
-        "tf.function (no Python control flow on tensor values, a known input shape: call it once "
-        "or build() it); or pass a Functional/Sequential model"
-    )
+    if "ConverterError" not in type(exc).__name__ and "not supported" not in text:
+        return []
+    return sorted(set(re.findall(r"\btf\.([A-Z][A-Za-z0-9]+)", text)) - {"Tensor", "Variable"})
+
+
+def first_line(exc: Exception) -> str:
+    text = str(exc)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)[:300]
 
 
 class _quiet_tf:
@@ -177,8 +151,9 @@ def write_ranges(content: bytes, ranges: Mapping[str, tuple[float, float]]) -> b
 
 @dataclass
 class LayerOps:
-    """The TFLite ops (by output tensor name) that compute one Keras layer, and the last layer fused
-    into them (a Conv2D's op also computes its BatchNormalization and ReLU)."""
+    """The TFLite ops (by output tensor name) that compute one tuned op: a Keras layer (with the last
+    layer fused into them: a Conv2D's op also computes its BatchNormalization and ReLU), or a
+    SavedModel's TFLite op (its class is the TFLite op type, it has no tail)."""
 
     class_name: str
     outputs: list[str] = field(default_factory=list)
@@ -188,61 +163,52 @@ class LayerOps:
         return {"class": self.class_name, "outputs": self.outputs, "tail": self.tail}
 
 
-def layer_map(content: bytes, table: Mapping[int, LayerRef]) -> dict[str, LayerOps]:
-    """Which ops of the TFLite graph compute each quantizable layer."""
+@dataclass(frozen=True)
+class WeightedOp:
+    """An op of a TFLite graph that multiplies by a weight tensor (a conv, FC or batch matmul)."""
+
+    kind: str
+    output: str
+    weight: int  # tensor index
+    weight_name: str
+    constant: bool  # the weight is stored in the file (not an activation of a batch matmul)
+
+
+def weighted_ops(content: bytes) -> list[WeightedOp]:
+    """The ops lpot can put in INT8 or keep float, in graph order."""
     model = _read(content)
     graph = model.subgraphs[0]
     codes = [op_names().get(max(c.builtinCode, c.deprecatedBuiltinCode), "?") for c in model.operatorCodes]
-    found: dict[str, LayerOps] = {}
-    by_weight: dict[int, str] = {}
-    pending = []
+    out = []
     for op in graph.operators:
         kind = codes[op.opcodeIndex]
-        if kind not in WEIGHTED_OPS or len(op.inputs) < 2:
+        if kind not in WEIGHTED_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
             continue
-        out = _name(graph.tensors[op.outputs[0]])
-        weight = op.inputs[1]
-        names = [_name(graph.tensors[weight]), out]
-        layer = _owner(names, table, kind)
-        if layer is None:
-            pending.append((weight, out))
-            continue
-        by_weight.setdefault(weight, layer.path)
-        entry = found.setdefault(layer.path, LayerOps(layer.class_name))
-        entry.outputs.append(out)
-        entry.tail = entry.tail or _tail(out, table)
-    for weight, out in pending:  # a shared layer's second call reuses the first call's weight tensor
-        if weight in by_weight:
-            found[by_weight[weight]].outputs.append(out)
-    return found
-
-
-def _owner(names: Iterable[str], table: Mapping[int, LayerRef], kind: str) -> LayerRef | None:
-    for name in names:
-        for index in reversed(tags(name)):  # innermost layer first
-            ref = table.get(index)
-            if ref is not None and kind in QUANTIZABLE.get(ref.class_name, ()):
-                return ref
-    return None
-
-
-def _tail(output_name: str, table: Mapping[int, LayerRef]) -> str | None:
-    """The last top-level layer fused into an op (highest creation index), for Keras-side probes."""
-    refs = [table[i] for i in tags(output_name) if i in table and table[i].top_level]
-    return max(refs, key=lambda r: r.index).path if refs else None
+        weight = graph.tensors[op.inputs[1]]
+        data = model.buffers[weight.buffer].data
+        out.append(
+            WeightedOp(
+                kind,
+                _name(graph.tensors[op.outputs[0]]),
+                op.inputs[1],
+                _name(weight),
+                data is not None and len(data) > 0,
+            )
+        )
+    return out
 
 
 def quantize_model(content: bytes, *, deny: Sequence[str] = (), per_channel: bool = True) -> bytes:
     """INT8 model from a calibrated float model; ops whose outputs are in ``deny`` stay float."""
-    from tensorflow.lite.python import convert
+    from tensorflow.lite.python import convert as tf_convert
 
     with warnings.catch_warnings(), _quiet_tf():
         warnings.simplefilter("ignore")
         try:
-            out = convert.mlir_quantize(
+            out = tf_convert.mlir_quantize(
                 content,
                 disable_per_channel=not per_channel,
-                fully_quantize=False,  # float model inputs and outputs: the Keras model's contract
+                fully_quantize=False,  # float model inputs and outputs: the source model's contract
                 denylisted_nodes=list(deny) or None,
             )
         except Exception as exc:

@@ -7,7 +7,7 @@ tensors store them). Latency: torch 2.13 has no CPU kernel for 2:4 semi-structur
 ``to_sparse_semi_structured`` is CUDA-only); CSR matmul on CPU exists, so a Linear layer is timed
 dense vs CSR at each sparsity, side by side.
 
-    python benchmarks/pytorch_sparsity.py
+    python benchmarks/sparsity.py
 """
 
 from __future__ import annotations
