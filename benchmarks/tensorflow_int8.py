@@ -3,7 +3,9 @@
 Models: a ResNet-18-shaped Keras net (random init, 224x224, batch 1 and 16) and a small Keras
 transformer encoder (4 layers, d=256, seq 128). Latency is the median of interleaved rounds (every
 variant timed in turn, so drift hits all alike); size is bytes as deployed (.tflite file, Keras
-weight payload). Then lpot.tune is run per objective to show which recipe family it picks.
+weight payload). The ResNet is also exported as a SavedModel and tuned from the folder (FP32 run by
+TensorFlow through its signature, INT8 per TFLite op). Then lpot.tune is run per objective to show
+which recipe family it picks.
 
     nox -s bench_tensorflow            # or: python benchmarks/tensorflow_int8.py --quick
 """
@@ -99,7 +101,18 @@ def interleaved(variants: dict, batch: np.ndarray, rounds: int, per_round: int) 
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def tune_int8(model, calib: np.ndarray, evalx: np.ndarray, objective: str, workspace: Path, *, explore: bool):
+def tune_int8(
+    model,
+    calib: np.ndarray,
+    evalx: np.ndarray,
+    objective: str,
+    workspace: Path,
+    *,
+    explore: bool,
+    source=None,
+):
+    """lpot.tune on ``source`` (default ``model``; a SavedModel folder works too), judged by top-1
+    agreement with the Keras ``model``."""
     import lpot
     from lpot_tensorflow.backend import TensorFlowBackend
     from lpot_tensorflow.tensors import run
@@ -115,7 +128,7 @@ def tune_int8(model, calib: np.ndarray, evalx: np.ndarray, objective: str, works
     if explore:  # keep searching within the budget for the best objective, not the first recipe that passes
         tuning["exit_policy"] = {"timeout": 600, "max_trials": 3}
     return lpot.tune(
-        model,
+        model if source is None else source,
         q_dataloader=lpot.ArrayLoader(calib, np.zeros(len(calib)), batch_size=4),
         eval_func=agreement,
         config={"tuning": tuning},
@@ -155,6 +168,21 @@ def main() -> None:
                 "lpot INT8 (TFLite)": result.model,
                 "Keras int8": keras_int8(model),
             }
+            if name.startswith("ResNet"):  # the same net handed over as a SavedModel folder
+                from lpot_tensorflow.saved_model import load_saved_model
+
+                folder = Path(tmp) / "resnet_saved_model"
+                model.export(str(folder), verbose=False)
+                variants["FP32 SavedModel (TF)"] = load_saved_model(folder)
+                variants["lpot INT8 from SavedModel"] = tune_int8(
+                    model,
+                    calib,
+                    evalx,
+                    "performance",
+                    Path(tmp) / "sm-perf",
+                    explore=False,
+                    source=str(folder),
+                ).model
             sizes = {k: model_size(v) for k, v in variants.items()}
             for b in batches:
                 x = rng.standard_normal((b, *shape)).astype(np.float32)

@@ -13,7 +13,7 @@ from lpot_toy.backend import ToyBackend
 
 def _lpot(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "lpot.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, "-m", "lpot", *args], capture_output=True, text=True, cwd=cwd, timeout=120
     )
 
 

@@ -69,3 +69,8 @@ def weight_bytes(model: Any) -> int:
 
 
 WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D", "BATCH_MATMUL")
+
+
+def calibration_specs(trials: Any) -> set[tuple[str, int]]:
+    """The (algorithm, sampling size) pairs a tuning run's trials needed statistics for."""
+    return {(a, t.recipe.calib_sampling_size) for t in trials for a in t.recipe.calibration_algorithms()}

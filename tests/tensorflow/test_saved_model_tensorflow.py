@@ -19,7 +19,7 @@ from lpot_tensorflow.recipe_builder import recipe_for
 from lpot_tensorflow.runtime import TFLiteModel
 from lpot_tensorflow.saved_model import SavedModel
 from models import accuracy
-from probes import int8_kernels, int8_ops, interpreter_op_types
+from probes import calibration_specs, int8_kernels, int8_ops, interpreter_op_types
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,10 @@ def test_forced_fallback_keeps_the_op_float_calibrates_once_and_resume_calibrate
 
     first = tune(resume=False)
     assert first.status == "met" and len(first.trials) > 1
-    assert first.calibration_passes == 1
+    # model-wise, basic tried each calibration algorithm; every spec was calibrated once
+    specs = calibration_specs(first.trials)
+    assert {a for a, _ in specs} == {"minmax", "kl", "percentile"}
+    assert first.calibration_passes == len(specs)
     assert conv2 not in int8_ops(first.model) and len(int8_ops(first.model)) == 4
     kinds = interpreter_op_types(first.model, conv2)
     assert kinds == [("CONV_2D", ["float32", "float32", "float32"])], kinds  # input, kernel, bias
@@ -232,3 +235,28 @@ def test_bad_saved_model_inputs_are_one_line_errors_naming_the_path(tmp_path, ex
             config={"quantization": {"approach": "quant_aware_training"}, **_config(tmp_path)},
             progress=False,
         )
+
+
+def test_saved_copy_keeps_the_signature_it_was_tuned_with(tmp_path):
+    """Two signatures computing different things: a reload (and a benchmark instance, which loads
+    the copied folder itself) must run the one chosen with TensorFlowBackend(signature=...)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.v = tf.Variable(2.0)
+    spec = [tf.TensorSpec([None, 3], tf.float32, name="x")]
+    plus = tf.function(lambda x: {"output_0": x + module.v}, input_signature=spec)
+    times = tf.function(lambda x: {"output_0": x * module.v}, input_signature=spec)
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": plus, "times": times})
+    x = np.ones((2, 3), np.float32)
+    backend = TensorFlowBackend(signature="times")
+    model = backend.load_model(tmp_path / "sm")
+    np.testing.assert_array_equal(model(x), 2 * x)
+    folder = backend.save(model, tmp_path / "out")
+    for path in (tmp_path / "out", folder):  # what a reload and a benchmark instance open
+        again = TensorFlowBackend().load(path)
+        assert again.signature == "times"
+        np.testing.assert_array_equal(again(x), 2 * x)
+    assert TensorFlowBackend().fingerprint(again) == backend.fingerprint(model)  # lpot's note not hashed
+    chosen = TensorFlowBackend(signature="serving_default").load(tmp_path / "out")  # asking still wins
+    np.testing.assert_array_equal(chosen(x), x + 2)

@@ -57,7 +57,7 @@ def test_static_int8_meets_one_percent_with_eval_func(tmp_path, digits):
     assert json.loads((tmp_path / "out" / "recipe.json").read_text())["options"]["format"] == "tflite"
 
 
-def test_layer_fallback_keeps_that_layer_float_and_resume_rebuilds_the_same_bytes(digits):
+def test_layer_fallback_keeps_that_layer_float_and_resume_rebuilds_the_same_bytes(digits, capfd):
     model, (x, y, xv, yv) = digits
     backend = TensorFlowBackend()
     stats = {
@@ -71,6 +71,19 @@ def test_layer_fallback_keeps_that_layer_float_and_resume_rebuilds_the_same_byte
     # a new process has no cached calibrated graph: it is rebuilt without data, ranges from the JSON stats
     fresh = TensorFlowBackend().quantize(model, recipe, stats)
     assert fresh.content == quantized.content
+    assert "fully_quantize" not in capfd.readouterr().err  # the quantizer's C++ print, dropped
+
+
+def test_quantizer_chatter_is_dropped_and_other_stderr_lines_are_kept(capfd):
+    """The fd-2 redirect around mlir_quantize drops only the quantizer's settings line."""
+    import os
+
+    from lpot_tensorflow.tflite import QUANTIZER_CHATTER, filtered_stderr
+
+    with filtered_stderr(QUANTIZER_CHATTER):
+        os.write(2, b"fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32\nkept line\n")
+    print("after", file=sys.stderr)
+    assert capfd.readouterr().err == "kept line\nafter\n"
 
 
 def test_default_space_and_errors(digits):
@@ -79,6 +92,7 @@ def test_default_space_and_errors(digits):
     cap = backend.capability(model)
     assert [k.name for k in cap.opwise] == ["conv1", "conv2", "conv3", "fc1", "fc2"]
     assert cap.options["format"][0] == "tflite" and "keras_int8" not in cap.options["format"]
+    assert cap.opwise[next(iter(cap.opwise))].activation.algorithm == ("minmax", "kl", "percentile")
     assert TensorFlowBackend(objective="model_size").capability(model).options["format"][:2] == (
         "tflite",
         "keras_int8",

@@ -1,4 +1,10 @@
-"""Calibration: one calibrate-only TFLite conversion per spec, returning plain per-tensor ranges.
+"""Calibration: one pass over the data per spec, returning plain per-tensor ranges.
+
+``minmax`` is the TFLite calibrator's own: a calibrate-only conversion records min/max on every
+activation. ``kl`` and ``percentile`` need histograms, which it does not keep: the calibrated
+graph is built from one sample (as a resumed run rebuilds it; its ranges are all replaced), then
+every batch runs through it once in the interpreter (builtin kernels, every tensor kept) and lpot
+histograms the tensors the calibrator ranges (:mod:`~lpot_tensorflow.histograms`).
 
 The calibrated float graph it produces is also the *template* every trial quantizes from (ranges
 overwritten with the given Stats first). A backend keeps it per model fingerprint; when it is
@@ -21,7 +27,7 @@ from lpot.errors import ConfigError, DataError
 from lpot_tensorflow import tflite
 from lpot_tensorflow.sources import GraphSource, source_for
 
-ALGORITHMS = ("minmax",)  # what the TFLite calibrator records
+ALGORITHMS = ("minmax", "kl", "percentile")  # lpot's names, as the other backends and the config use
 
 
 @dataclass
@@ -73,9 +79,31 @@ def calibrate(model: Any, dataloader: Iterable[Any], spec: CalibrationSpec) -> t
     batches = take(dataloader, spec.sampling_size)
     if not batches:
         raise DataError("the calibration dataloader yielded no batch: TFLite INT8 needs representative data")
-    template = build_template(model, batches)
     seen = sum(batch_size_of(b) for b in batches)
-    return Stats(spec=spec, ranges=tflite.read_ranges(template.content), samples_seen=seen), template
+    if spec.algorithm == "minmax":
+        template = build_template(model, batches)
+        ranges = tflite.read_ranges(template.content)
+    else:
+        template = template_from_example(model, batches[0])  # the graph a resumed run rebuilds
+        ranges = histogram_ranges(template, batches, spec.algorithm)
+    return Stats(spec=spec, ranges=ranges, samples_seen=seen), template
+
+
+def histogram_ranges(
+    template: Template, batches: list[Any], algorithm: str
+) -> dict[str, tuple[float, float]]:
+    """``kl`` / ``percentile`` ranges of every tensor the calibrated graph ranges, in one pass."""
+    from lpot_tensorflow.histograms import MagnitudeHistogram
+    from lpot_tensorflow.intermediates import tensor_values
+    from lpot_tensorflow.runtime import TFLiteModel
+
+    names = list(tflite.read_ranges(template.content))
+    graph = TFLiteModel(tflite.embed_metadata(template.content, {"inputs": template.inputs}))
+    histograms = {name: MagnitudeHistogram() for name in names}
+    for values in tensor_values(graph, batches, names, delegates=False):
+        for name, value in values.items():
+            histograms[name].add(value)
+    return {name: histograms[name].range(algorithm) for name in names}
 
 
 def synthetic_batch(model: Any, example: Any = None) -> Any:

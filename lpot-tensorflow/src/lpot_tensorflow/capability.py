@@ -3,8 +3,8 @@
 Ops are the layers with weights of a Keras model (see :mod:`lpot_tensorflow.layers`), by path,
 typed by Keras class; for a SavedModel, the weighted ops of its TFLite graph, typed by TFLite op
 (see :mod:`lpot_tensorflow.saved_model_graph`). TFLite's full-integer scheme is fixed: INT8
-activations (asymmetric, min/max calibrated), INT8 symmetric weights, per-channel unless
-per-tensor is asked for (model-wise: one converter flag).
+activations (asymmetric; ranges calibrated by ``minmax``, ``kl`` or ``percentile``), INT8
+symmetric weights, per-channel unless per-tensor is asked for (model-wise: one converter flag).
 
 The model-wise option ``format`` picks the recipe family:
 - ``tflite``: full-integer TFLite (the default; real INT8 kernels, the speed path);
@@ -24,6 +24,7 @@ from typing import Any
 
 from lpot.errors import ConfigError
 from lpot.recipe import Capability, OpCapability, TensorChoices
+from lpot_tensorflow.calibration import ALGORITHMS
 from lpot_tensorflow.layers import KERAS_INT8
 from lpot_tensorflow.sources import GraphSource, source_for
 
@@ -44,7 +45,7 @@ def op_capability(approach: str) -> OpCapability:
         )
     return OpCapability(
         activation=TensorChoices(
-            dtype=("int8", "fp32"), scheme=("asym",), algorithm=() if approach == QAT else ("minmax",)
+            dtype=("int8", "fp32"), scheme=("asym",), algorithm=() if approach == QAT else ALGORITHMS
         ),
         weight=TensorChoices(dtype=("int8",), scheme=("sym",), granularity=("per_channel", "per_tensor")),
     )

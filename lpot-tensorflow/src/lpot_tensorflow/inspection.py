@@ -9,7 +9,6 @@ TFLite side the op's output tensor (dequantized): both then mean the same thing.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +16,8 @@ import numpy as np
 
 from lpot.data import split_batch
 from lpot.recipe import OpKey
-from lpot_tensorflow.runtime import TFLiteModel, interpreter_class
+from lpot_tensorflow.intermediates import tensor_values
+from lpot_tensorflow.runtime import TFLiteModel
 from lpot_tensorflow.tensors import is_keras
 
 FUSED_AFTER = ("BatchNormalization", "ReLU")
@@ -68,35 +68,11 @@ def inspect_tflite(
     wanted = {op.name: model.layers[op.name]["outputs"][-1] for op in ops if op.name in model.layers}
     if not wanted:
         return {}
-    with warnings.catch_warnings():  # "for debugging purposes only": reading intermediates is the point
-        warnings.simplefilter("ignore")
-        interpreter = interpreter_class()(model_content=model.content, experimental_preserve_all_tensors=True)
-    details = {d["name"]: d for d in interpreter.get_tensor_details()}
-    inputs = {d["name"]: d["index"] for d in interpreter.get_input_details()}
-    sig = interpreter.get_signature_list()
-    sig_inputs = next(iter(sig.values()))["inputs"] if sig else []
-    runner_inputs = interpreter.get_signature_runner().get_input_details() if sig else {}
     captured: dict[str, list[np.ndarray]] = {n: [] for n in wanted}
-    shape: tuple[Any, ...] | None = None
-    for batch in dataloader:
-        feeds = model.feeds(split_batch(batch)[0])
-        index = {n: runner_inputs[n]["index"] for n in sig_inputs} if runner_inputs else inputs
-        now = tuple(tuple(v.shape) for v in feeds.values())
-        if now != shape:
-            for n, v in feeds.items():
-                interpreter.resize_tensor_input(index[n], v.shape)
-            interpreter.allocate_tensors()
-            shape = now
-        for n, v in feeds.items():
-            interpreter.set_tensor(index[n], v)
-        interpreter.invoke()
+    inputs = (split_batch(batch)[0] for batch in dataloader)
+    for values in tensor_values(model, inputs, set(wanted.values())):
         for layer, tensor in wanted.items():
-            d = details[tensor]
-            value = interpreter.get_tensor(d["index"])
-            scale, zero = d["quantization"]
-            if value.dtype != np.float32:
-                value = (value.astype(np.float32) - zero) * (scale or 1.0)
-            captured[layer].append(value.astype(np.float32))
+            captured[layer].append(values[tensor])
     return {n: np.concatenate(v) for n, v in captured.items() if v}
 
 

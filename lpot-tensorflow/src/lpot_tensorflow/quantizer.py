@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,10 +18,31 @@ from lpot_tensorflow.runtime import TFLiteModel
 log = logging.getLogger("lpot")
 
 
+def tensor_ranges(
+    recipe: Recipe, stats: Mapping[str, Stats], layers: Mapping[str, tflite.LayerOps]
+) -> dict[str, tuple[float, float]]:
+    """One range per calibrated tensor: the algorithm most of the INT8 ops use ranges them all, and
+    an INT8 op that asks for another has its own output tensors ranged by that one (as the
+    PyTorch backend does)."""
+    quantized = recipe.quantized_ops()
+    algorithms = [recipe.op(k).activation.algorithm or "minmax" for k in quantized]
+    missing = sorted(set(algorithms) - set(stats))
+    if missing:
+        raise QuantizationError(
+            f"no calibration statistics for algorithm(s) {missing} (given: {sorted(stats)})"
+        )
+    main = Counter(algorithms).most_common(1)[0][0]
+    ranges = dict(stats[main].ranges)
+    for key, algorithm in zip(quantized, algorithms):
+        entry = layers.get(key.name)
+        if algorithm != main and entry is not None:
+            own = stats[algorithm].ranges
+            ranges.update({out: own[out] for out in entry.outputs if out in own})
+    return ranges
+
+
 def quantize_tflite(recipe: Recipe, stats: Mapping[str, Stats], template: Template) -> TFLiteModel:
     """Full-integer TFLite: the template's ranges set from ``stats``, fallback layers denylisted."""
-    if "minmax" not in stats:
-        raise QuantizationError(f"no minmax calibration statistics given (have {sorted(stats)})")
     quantized = recipe.quantized_ops()
     deny: list[str] = []
     for key, cfg in recipe.ops.items():
@@ -33,7 +55,7 @@ def quantize_tflite(recipe: Recipe, stats: Mapping[str, Stats], template: Templa
         deny.extend(entry.outputs)
     weights = next((recipe.op(k).weight for k in quantized if recipe.op(k).weight is not None), None)
     per_channel = weights is None or weights.granularity != "per_tensor"
-    content = tflite.write_ranges(template.content, stats["minmax"].ranges)
+    content = tflite.write_ranges(template.content, tensor_ranges(recipe, stats, template.layers))
     content = tflite.quantize_model(content, deny=deny, per_channel=per_channel)
     # The quantizer renames some outputs (the last op's output goes to the Dequantize it adds), so
     # the layer map of the result is recomputed on the result.

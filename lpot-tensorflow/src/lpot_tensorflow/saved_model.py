@@ -11,12 +11,16 @@ baseline; it keeps the contract of the ``TFLiteModel`` the INT8 trials get:
 - they return numpy: one array for a single-output signature, else a list of the outputs ordered
   by the numeric suffix of their names (``output_0``, ``output_1``), then by name.
 
-Loading runs ``tf.saved_model.load`` (a graph and variables: nothing is unpickled).
+Loading runs ``tf.saved_model.load`` (a graph and variables: nothing is unpickled). A copy lpot
+saves remembers its signature in ``assets.extra/lpot.json`` (the folder TensorFlow leaves to
+libraries; the graph never loads it), so reloading it, e.g. in a benchmark instance, runs the
+signature that was tuned.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from lpot_tensorflow.runtime import KerasLike, named_feeds, ordered_outputs
 
 GRAPH_FILE = "saved_model.pb"
 DEFAULT_SIGNATURE = "serving_default"
+LPOT_FILE = Path("assets.extra") / "lpot.json"
 
 
 def is_saved_model(path: Path) -> bool:
@@ -52,8 +57,22 @@ def check_folder(path: Path) -> None:
         raise ModelError(f"{path}: not a TF SavedModel folder (no {GRAPH_FILE} in it)")
 
 
+def stored_signature(path: Path) -> str | None:
+    """The signature an lpot-saved copy was tuned with (None for other folders)."""
+    try:
+        return json.loads((path / LPOT_FILE).read_text())["signature"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_signature(path: Path, signature: str) -> None:
+    (path / LPOT_FILE).parent.mkdir(exist_ok=True)
+    (path / LPOT_FILE).write_text(json.dumps({"signature": signature}))
+
+
 def load_saved_model(path: Path | str, signature: str | None = None) -> SavedModel:
-    """The ``signature`` (default ``serving_default``) of the SavedModel folder ``path``."""
+    """The ``signature`` of the SavedModel folder ``path``: the one asked for, else the one an
+    lpot-saved copy stored, else ``serving_default``."""
     path = Path(path)
     check_folder(path)
     import tensorflow as tf
@@ -70,7 +89,7 @@ def load_saved_model(path: Path | str, signature: str | None = None) -> SavedMod
             f"{path}: the SavedModel has no signature, so its inputs are unknown; export it with one "
             "(Keras: model.export(path); tf.saved_model.save(obj, path, signatures=obj.f.get_concrete_function(...)))"
         )
-    key = signature or DEFAULT_SIGNATURE
+    key = signature or stored_signature(path) or DEFAULT_SIGNATURE
     if key not in signatures:
         raise ModelError(
             f"{path}: no signature {key!r}; available: {', '.join(map(repr, sorted(signatures)))} "
@@ -119,7 +138,8 @@ class SavedModel(KerasLike):
         return ordered_outputs({k: v.numpy() for k, v in out.items()})
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.path.rglob("*") if p.is_file())
+        """The folder's files but lpot's own note: a saved copy has the original's fingerprint."""
+        return sorted(p for p in self.path.rglob("*") if p.is_file() and p != self.path / LPOT_FILE)
 
     def size(self) -> int:
         """Bytes of its float TFLite graph: the FP32 model in the format INT8 results take. Not the

@@ -1,6 +1,7 @@
 """Saving without pickle: ``model.tflite`` (self-describing: lpot's layer table is in its metadata)
 for TFLite recipes, ``model.keras`` (Keras' zip of JSON config + weights) for Keras ones, and a
-copy of the SavedModel folder (``saved_model/``) for an FP32 result of SavedModel input."""
+copy of the SavedModel folder (``saved_model/``, which remembers the tuned signature) for an FP32
+result of SavedModel input."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from lpot_tensorflow.saved_model import (
     enclosing_saved_model,
     is_saved_model,
     load_saved_model,
+    store_signature,
 )
 from lpot_tensorflow.tensors import is_keras
 
@@ -47,6 +49,7 @@ def save(model: Any, path: Path) -> Path:
     if isinstance(model, SavedModel):
         folder = _target(Path(path), SAVED_MODEL_DIR)
         shutil.copytree(model.path, folder, dirs_exist_ok=True)
+        store_signature(folder, model.signature)
         return folder
     raise ModelError(
         f"cannot save {type(model).__name__}: expected a keras.Model, an lpot TFLiteModel or SavedModel"
@@ -54,8 +57,8 @@ def save(model: Any, path: Path) -> Path:
 
 
 def load(path: Path, signature: str | None = None) -> Any:
-    """A ``.tflite`` / ``.keras`` file, a SavedModel folder (its ``signature``), or a folder ``save``
-    wrote one of them into."""
+    """A ``.tflite`` / ``.keras`` file, a SavedModel folder (its ``signature``; by default the one
+    ``save`` stored with it), or a folder ``save`` wrote one of them into."""
     path = Path(path)
     if path.is_dir():
         if is_saved_model(path) or is_saved_model(path / SAVED_MODEL_DIR):

@@ -13,9 +13,14 @@ resumed run rebuilds the exact same INT8 model from lpot's stored statistics.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import re
+import sys
+import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +99,49 @@ class _quiet_tf:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+
+QUANTIZER_CHATTER = re.compile(rb"^fully_quantize: \d+, inference_type: ")
+_stderr_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def filtered_stderr(pattern: re.Pattern[bytes]) -> Iterator[None]:
+    """Drop the lines matching ``pattern`` that C++ code writes to file descriptor 2 in the block.
+
+    ``mlir_quantize`` prints its settings from C++ on every call, past Python's ``sys.stderr``
+    and TensorFlow's log level: fd 2 goes to a temporary file for the call, and every other line
+    written meanwhile (Python's too) is written back afterwards, in order. One block at a time,
+    so threads cannot restore each other's redirect.
+    """
+    with _stderr_lock:
+        _flush_stderr()
+        try:
+            saved: int | None = os.dup(2)
+        except OSError:  # no fd 2 to redirect
+            saved = None
+        if saved is None:
+            yield
+            return
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield
+            finally:
+                _flush_stderr()
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                lines = capture.read().splitlines(keepends=True)
+                kept = b"".join(line for line in lines if not pattern.match(line))
+                if kept:
+                    os.write(2, kept)
+
+
+def _flush_stderr() -> None:
+    """Python's buffered stderr lines out to fd 2 now, so they stay in order (None or closed: none)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
 
 
 def _read(content: bytes) -> Any:
@@ -202,7 +250,7 @@ def quantize_model(content: bytes, *, deny: Sequence[str] = (), per_channel: boo
     """INT8 model from a calibrated float model; ops whose outputs are in ``deny`` stay float."""
     from tensorflow.lite.python import convert as tf_convert
 
-    with warnings.catch_warnings(), _quiet_tf():
+    with warnings.catch_warnings(), _quiet_tf(), filtered_stderr(QUANTIZER_CHATTER):
         warnings.simplefilter("ignore")
         try:
             out = tf_convert.mlir_quantize(
