@@ -85,6 +85,23 @@ def keras_int8(model):
     return out
 
 
+def other_int8_ops(model, calib: np.ndarray, recipe) -> tuple[str, object]:
+    """The tuned recipe with the other ``int8_ops`` value (``all``: weightless arithmetic in INT8
+    too; ``weighted``: only conv/FC), built directly, to show what the default choice is worth."""
+    import dataclasses
+
+    import lpot
+    from lpot.backend import CalibrationSpec
+    from lpot_tensorflow.backend import TensorFlowBackend
+
+    backend = TensorFlowBackend()
+    spec = CalibrationSpec(sampling_size=len(calib))
+    stats = backend.calibrate(model, lpot.ArrayLoader(calib, np.zeros(len(calib)), batch_size=4), spec)
+    other = "weighted" if recipe.options.get("int8_ops") == "all" else "all"
+    flipped = dataclasses.replace(recipe, options={**recipe.options, "int8_ops": other})
+    return other, backend.quantize(model, flipped, {spec.algorithm: stats})
+
+
 def interleaved(variants: dict, batch: np.ndarray, rounds: int, per_round: int) -> dict[str, float]:
     from lpot_tensorflow.tensors import run
 
@@ -165,9 +182,11 @@ def main() -> None:
             variants = {
                 "FP32 Keras": model,
                 "FP32 TFLite": fp32_tflite(model),
-                "lpot INT8 (TFLite)": result.model,
+                f"lpot INT8 (TFLite, int8_ops={result.recipe.options.get('int8_ops')})": result.model,
                 "Keras int8": keras_int8(model),
             }
+            other, flipped = other_int8_ops(model, calib, result.recipe)
+            variants[f"INT8 TFLite, int8_ops={other}"] = flipped
             if name.startswith("ResNet"):  # the same net handed over as a SavedModel folder
                 from lpot_tensorflow.saved_model import load_saved_model
 

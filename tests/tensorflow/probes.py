@@ -74,3 +74,13 @@ WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV",
 def calibration_specs(trials: Any) -> set[tuple[str, int]]:
     """The (algorithm, sampling size) pairs a tuning run's trials needed statistics for."""
     return {(a, t.recipe.calib_sampling_size) for t in trials for a in t.recipe.calibration_algorithms()}
+
+
+def kernel_dtypes(model: TFLiteModel) -> dict[str, set[str]]:
+    """Per TFLite op type, the dtypes of the first operand of its nodes as the interpreter runs them."""
+    interpreter = interpreter_class()(model_content=model.content)
+    found: dict[str, set[str]] = {}
+    for node in interpreter._get_ops_details():
+        if node["operand_types"]:
+            found.setdefault(node["op_name"], set()).add(np.dtype(node["operand_types"][0]).name)
+    return found

@@ -17,7 +17,13 @@ import numpy as np
 from lpot.errors import ModelError, QuantizationError
 from lpot.recipe import OpKey
 from lpot_tensorflow import tflite
-from lpot_tensorflow.layers import QUANTIZABLE, LayerRef, quantizable_layers, tagged_names, tags
+from lpot_tensorflow.layers import QUANTIZABLE, LayerRef, quantizable_layers, tagged_names, tags, walk
+
+# Keras layers that lower to softmax, normalisation or activation x activation matmuls in TFLite
+ATTENTION_LAYERS = frozenset(
+    {"MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "Softmax",
+     "LayerNormalization", "RMSNormalization", "UnitNormalization"}
+)  # fmt: skip
 
 
 def _input_tensors(model: Any) -> list[Any]:
@@ -89,6 +95,9 @@ class KerasSource:
 
     def ops(self) -> list[OpKey]:
         return [OpKey(ref.path, ref.class_name) for ref in quantizable_layers(self.model)]
+
+    def has_attention(self) -> bool:
+        return any(ref.class_name in ATTENTION_LAYERS for ref, _ in walk(self.model))
 
     def locate(self, content: bytes) -> dict[str, tflite.LayerOps]:
         if self.table is None:

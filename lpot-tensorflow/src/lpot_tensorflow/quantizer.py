@@ -56,7 +56,8 @@ def quantize_tflite(recipe: Recipe, stats: Mapping[str, Stats], template: Templa
     weights = next((recipe.op(k).weight for k in quantized if recipe.op(k).weight is not None), None)
     per_channel = weights is None or weights.granularity != "per_tensor"
     content = tflite.write_ranges(template.content, tensor_ranges(recipe, stats, template.layers))
-    content = tflite.quantize_model(content, deny=deny, per_channel=per_channel)
+    deny_ops = tflite.ARITHMETIC_OPS if recipe.options.get("int8_ops", "all") == "weighted" else ()
+    content = tflite.quantize_model(content, deny=deny, deny_ops=deny_ops, per_channel=per_channel)
     # The quantizer renames some outputs (the last op's output goes to the Dequantize it adds), so
     # the layer map of the result is recomputed on the result.
     final = template.source.locate(content)

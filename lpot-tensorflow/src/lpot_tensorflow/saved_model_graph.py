@@ -99,6 +99,10 @@ class SavedModelGraph:
     def ops(self) -> list[OpKey]:
         return [OpKey(name, entry["class"]) for name, entry in self.float_model().layers.items()]
 
+    def has_attention(self) -> bool:
+        kinds = {op.kind for op in self.float_model().ops()}
+        return bool(kinds & {"BATCH_MATMUL", "SOFTMAX", "RSQRT"})
+
     def locate(self, content: bytes) -> dict[str, tflite.LayerOps]:
         return op_table(content)
 

@@ -38,6 +38,10 @@ class GraphSource(Protocol):
     def ops(self) -> list[OpKey]:
         """The ops a recipe chooses INT8 or FP32 for, in graph order."""
 
+    def has_attention(self) -> bool:
+        """Softmax, normalisation or activation x activation matmuls: the weightless arithmetic whose
+        INT8 TFLite kernels are slow (``int8_ops: weighted`` first)."""
+
     def locate(self, content: bytes) -> dict[str, LayerOps]:
         """The TFLite ops of each tuned op in ``content`` (a graph converted from this source)."""
 
