@@ -300,3 +300,38 @@ def test_integer_token_inputs_keep_their_type(tmp_path):
     assert {"fc", "head"} <= int8_ops(result.model)
     assert result.model.feeds(tokens[:3].astype(np.int64))["tokens"].dtype == np.int32
     np.testing.assert_allclose(result.model(tokens[:50]), model.predict(tokens[:50], verbose=0), atol=0.3)
+
+
+def test_two_input_model_calibrates_each_input_by_name(tmp_path):
+    """TFLite orders these inputs [b, a]: calibration and the result take them by name."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    a, b = keras.Input((16,), name="a"), keras.Input((4, 4, 2), name="b")
+    image = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, padding="same", name="conv")(b))
+    joined = keras.layers.Concatenate()([image, keras.layers.Dense(8, name="fa")(a)])
+    model = keras.Model([a, b], keras.layers.Dense(3, name="head")(joined))
+    rng = np.random.default_rng(0)
+    xa, xb = (
+        rng.standard_normal((64, 16)).astype(np.float32),
+        rng.standard_normal((64, 4, 4, 2)).astype(np.float32),
+    )
+    reference = model.predict({"a": xa, "b": xb}, verbose=0)
+    result = lpot.tune(
+        model,
+        q_dataloader=[({"a": xa[i : i + 16], "b": xb[i : i + 16]}, None) for i in range(0, 64, 16)],
+        eval_func=lambda m: (
+            -float(np.abs(np.asarray(m.predict({"a": xa, "b": xb}, verbose=0)) - reference).max())
+        ),
+        config={
+            **_config(tmp_path),
+            "tuning": {**_config(tmp_path)["tuning"], "accuracy_criterion": {"absolute": 0.25}},
+        },
+        progress=False,
+    )
+    assert result.status == "met"
+    assert int8_ops(result.model) == {"conv", "fa", "head"}
+    np.testing.assert_allclose(
+        result.model([xa, xb]), result.model({"b": xb, "a": xa})
+    )  # list in model.inputs order
+    assert np.abs(result.model({"a": xa, "b": xb}) - reference).max() < 0.1 * np.abs(reference).max()

@@ -77,8 +77,13 @@ class KerasSource:
     def inputs(self) -> list[str]:
         return input_names(self.model)
 
-    def feed(self, batch: Any) -> list[np.ndarray]:
-        return as_input_list(self.model, batch)
+    def feed(self, batch: Any) -> Any:
+        """One array in a list; several by name, because the TFLite graph may order its inputs
+        differently from ``model.inputs`` (a list then reaches the wrong input)."""
+        arrays = as_input_list(self.model, batch)
+        if len(arrays) == 1:
+            return arrays
+        return dict(zip(input_names(self.model), arrays))
 
     def zeros(self) -> Any:
         tensors = getattr(self.model, "inputs", None) if hasattr(type(self.model), "inputs") else None
