@@ -142,6 +142,17 @@ def test_untraceable_subclassed_model_is_named(tmp_path, digits):
         )
 
 
+def test_a_functional_model_the_converter_fails_on_is_not_called_untraceable(digits):
+    from lpot_tensorflow.keras_source import conversion_error
+
+    error = conversion_error(digits[0], RuntimeError("conv.cc:345 input->dims->size != 4\nmore"))
+    assert isinstance(error, ModelError)
+    assert str(error).startswith(
+        "the TFLite converter failed on Functional 'digits_cnn' (RuntimeError: conv.cc:345 input->dims->size != 4)"
+    )
+    assert "trace" not in str(error)
+
+
 def mlp():
     import keras
 

@@ -126,6 +126,12 @@ def conversion_error(model: Any, exc: Exception) -> Exception:
             "path instead: recipe option format=keras_int8 (quantization.model_wise / "
             "TensorFlowBackend(formats=('keras_int8',)))"
         )
+    if type(model).__name__ in ("Functional", "Sequential"):  # traced from its layer graph: not tracing
+        return ModelError(
+            f"the TFLite converter failed on {name} ({type(exc).__name__}: {tflite.first_line(exc)}); "
+            "check that tf.lite.TFLiteConverter.from_keras_model converts it, or tune the Keras "
+            "families instead (TensorFlowBackend(formats=('keras_int8',)))"
+        )
     return ModelError(
         f"cannot trace {name} into a TF graph (TFLite and compiled predict need one) "
         f"({type(exc).__name__}: {tflite.first_line(exc)}). A subclassed keras.Model must be traceable by "
