@@ -13,6 +13,7 @@ import itertools
 import multiprocessing
 import os
 import statistics
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -28,6 +29,23 @@ def benchmark_batches(dataloader: Iterable[Any], max_batches: int = 8) -> tuple[
         raise DataError("the benchmark dataloader yielded no batch")
     size = batch_size_of(batches[0])
     return [b for b in batches if batch_size_of(b) == size], size
+
+
+def time_calls(
+    run: Callable[[Any], Any], batches: Sequence[Any], warmup: int, iterations: int
+) -> list[float]:
+    """Milliseconds per ``run(batch)``, cycling through ``batches`` after ``warmup`` untimed calls:
+    the one timing loop every backend's benchmark uses (``run`` must return only when done)."""
+    cycle = itertools.cycle(batches)
+    for _ in range(warmup):
+        run(next(cycle))
+    times = []
+    for _ in range(iterations):
+        batch = next(cycle)
+        start = time.perf_counter()
+        run(batch)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return times
 
 
 def core_groups(num_instances: int, cores_per_instance: int | None) -> tuple[int, list[list[int]]]:

@@ -7,16 +7,14 @@ loads the model from MXNet's export bytes (never a pickle).
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from lpot.backend import BenchmarkResult
-from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize, time_calls
 
 
 def time_block(block: Any, batches: list[Any], warmup: int, iterations: int) -> list[float]:
@@ -25,16 +23,7 @@ def time_block(block: Any, batches: list[Any], warmup: int, iterations: int) -> 
 
     names = [s.name for s in block._cached_graph[0]] if getattr(block, "_cached_graph", ()) else None
     prepared = [to_ndarrays(b, names) for b in batches]
-    cycle = itertools.cycle(prepared)
-    for _ in range(warmup):
-        _wait(block(*next(cycle)))
-    times = []
-    for _ in range(iterations):
-        arrays = next(cycle)
-        start = time.perf_counter()
-        _wait(block(*arrays))
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
+    return time_calls(lambda arrays: _wait(block(*arrays)), prepared, warmup, iterations)
 
 
 def _wait(out: Any) -> None:

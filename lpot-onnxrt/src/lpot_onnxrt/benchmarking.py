@@ -6,15 +6,13 @@ As in the original tool's benchmark config: ``num_instances`` processes, each wi
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import onnx
 
 from lpot.backend import BenchmarkResult
-from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize, time_calls
 from lpot_onnxrt.sessions import feeds, make_session
 
 
@@ -23,16 +21,7 @@ def _timings(
 ) -> list[float]:
     session = make_session(model_bytes, threads)
     prepared = [feeds(session, b) for b in batches]
-    cycle = itertools.cycle(prepared)
-    for _ in range(warmup):
-        session.run(None, next(cycle))
-    times = []
-    for _ in range(iterations):
-        feed = next(cycle)
-        start = time.perf_counter()
-        session.run(None, feed)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
+    return time_calls(lambda feed: session.run(None, feed), prepared, warmup, iterations)
 
 
 def _instance(args: tuple[bytes, list[Any], list[int], int, int, Any]) -> list[float]:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 
 from lpot.backend import BenchmarkResult
-from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize, time_calls
 from lpot_pytorch.tensors import call, to_torch
 
 
@@ -31,17 +29,8 @@ def threads(n: int) -> Iterator[None]:
 
 
 def timings(model: Any, batches: list[Any], n_threads: int, warmup: int, iterations: int) -> list[float]:
-    cycle = itertools.cycle(batches)
-    times = []
     with threads(n_threads), torch.inference_mode():
-        for _ in range(warmup):
-            call(model, next(cycle))
-        for _ in range(iterations):
-            batch = next(cycle)
-            start = time.perf_counter()
-            call(model, batch)
-            times.append((time.perf_counter() - start) * 1000.0)
-    return times
+        return time_calls(lambda batch: call(model, batch), batches, warmup, iterations)
 
 
 def _instance(args: tuple[bytes, list[Any], list[int], int, int, Any]) -> list[float]:

@@ -6,30 +6,19 @@ or ``.keras``), pins itself to its own cores and runs with that many threads; th
 
 from __future__ import annotations
 
-import itertools
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from lpot.backend import BenchmarkResult
-from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize
+from lpot.instances import benchmark_batches, core_groups, pin, run_instances, summarize, time_calls
 
 
 def timings(model: Any, batches: list[Any], warmup: int, iterations: int) -> list[float]:
     from lpot_tensorflow.tensors import run
 
-    cycle = itertools.cycle(batches)
-    for _ in range(warmup):
-        run(model, next(cycle))
-    times = []
-    for _ in range(iterations):
-        batch = next(cycle)
-        start = time.perf_counter()
-        run(model, batch)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
+    return time_calls(lambda batch: run(model, batch), batches, warmup, iterations)
 
 
 def _instance(args: tuple[str, list[Any], list[int], int, int, Any]) -> list[float]:
