@@ -150,3 +150,14 @@ def test_lpot1_train_and_weight_magnitude_layout():
     )
     (p,) = cfg.pruners
     assert (p.method, p.target_sparsity, p.start_epoch, p.end_epoch) == ("magnitude", 0.97, 1, 4)
+
+
+def test_a_pruner_updates_only_at_its_update_points_and_holds_the_target_after():
+    from lpot.compression.config import PrunerSpec
+
+    spec = PrunerSpec(target_sparsity=0.8, start_epoch=1, end_epoch=5, update_frequency=2)
+    targets = [spec.target_at(epoch) for epoch in range(8)]
+    assert targets[0] is None and targets[2] is None and targets[4] is None  # before start, between updates
+    assert targets[1] == 0.0 and targets[3] == pytest.approx(0.7)  # cubic: 0.8 * (1 - 0.5**3)
+    assert targets[5:] == [0.8, 0.8, 0.8]
+    assert PrunerSpec(method="pattern_lock").target_at(3) is None

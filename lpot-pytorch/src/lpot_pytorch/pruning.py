@@ -27,7 +27,6 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from lpot.compression.config import PrunerSpec, pruning_config
-from lpot.compression.schedules import sparsity_at
 from lpot.errors import ConfigError
 
 PRUNABLE: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -74,17 +73,9 @@ class Pruner:
     def on_epoch_begin(self, epoch: int) -> None:
         self.epoch = epoch
         for name, (module, spec) in self.layers.items():
-            if spec.method == "pattern_lock" or not self._is_update(spec, epoch):
+            target = spec.target_at(epoch)
+            if target is None:
                 continue
-            target = sparsity_at(
-                epoch,
-                target=spec.target_sparsity,
-                initial=spec.initial_sparsity,
-                start_epoch=spec.start_epoch,
-                end_epoch=spec.end_epoch,
-                schedule=spec.schedule,
-                update_frequency=spec.update_frequency,
-            )
             self._update(name, module, spec, target)
 
     def on_step_end(self) -> None:
@@ -112,12 +103,6 @@ class Pruner:
         return self.model
 
     # internals ----------------------------------------------------------------------------
-    @staticmethod
-    def _is_update(spec: PrunerSpec, epoch: int) -> bool:
-        if epoch < spec.start_epoch:
-            return False
-        return epoch >= spec.end_epoch or (epoch - spec.start_epoch) % spec.update_frequency == 0
-
     @staticmethod
     def _original(module: nn.Module) -> torch.Tensor:
         return module.parametrizations.weight.original

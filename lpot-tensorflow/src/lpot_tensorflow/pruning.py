@@ -21,7 +21,6 @@ import keras
 import numpy as np
 
 from lpot.compression.config import PrunerSpec, pruning_config
-from lpot.compression.schedules import sparsity_at
 from lpot.errors import ConfigError
 
 PRUNABLE = ("Dense", "Conv1D", "Conv2D", "Conv3D")
@@ -61,19 +60,9 @@ class PruningCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         for name, (layer, spec) in self.layers.items():
-            if spec.method == "pattern_lock" or epoch < spec.start_epoch:
+            target = spec.target_at(epoch)
+            if target is None:
                 continue
-            if epoch < spec.end_epoch and (epoch - spec.start_epoch) % spec.update_frequency:
-                continue
-            target = sparsity_at(
-                epoch,
-                target=spec.target_sparsity,
-                initial=spec.initial_sparsity,
-                start_epoch=spec.start_epoch,
-                end_epoch=spec.end_epoch,
-                schedule=spec.schedule,
-                update_frequency=spec.update_frequency,
-            )
             kernel = np.asarray(layer.kernel)
             mask = np.asarray(self.masks[name])
             if spec.method == "gradient_sensitivity" and np.any(kernel != self._snapshots[name]):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lpot.compression.patterns import Pattern, parse_pattern
-from lpot.compression.schedules import SCHEDULES
+from lpot.compression.schedules import SCHEDULES, sparsity_at
 from lpot.config import _checks as c
 from lpot.config._checks import InvalidField
 from lpot.errors import ConfigError
@@ -69,6 +69,24 @@ class PrunerSpec:
 
         chosen = not self.names or any(fnmatchcase(layer, p) for p in self.names)
         return chosen and not any(fnmatchcase(layer, p) for p in self.exclude)
+
+    def target_at(self, epoch: int) -> float | None:
+        """The sparsity to prune to at the start of ``epoch``, or None when this pruner does not
+        update then (pattern lock, before ``start_epoch``, between two update points): the one
+        schedule reading every framework's pruning callback shares."""
+        if self.method == "pattern_lock" or epoch < self.start_epoch:
+            return None
+        if epoch < self.end_epoch and (epoch - self.start_epoch) % self.update_frequency:
+            return None
+        return sparsity_at(
+            epoch,
+            target=self.target_sparsity,
+            initial=self.initial_sparsity,
+            start_epoch=self.start_epoch,
+            end_epoch=self.end_epoch,
+            schedule=self.schedule,
+            update_frequency=self.update_frequency,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
