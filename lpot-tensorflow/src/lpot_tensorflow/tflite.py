@@ -231,11 +231,16 @@ class WeightedOp:
     constant: bool  # the weight is stored in the file (not an activation of a batch matmul)
 
 
+def op_kinds(model: Any) -> list[str]:
+    """Op type names (``CONV_2D``) of a parsed flatbuffer, by operator-code index."""
+    return [op_names().get(max(c.builtinCode, c.deprecatedBuiltinCode), "?") for c in model.operatorCodes]
+
+
 def weighted_ops(content: bytes) -> list[WeightedOp]:
     """The ops lpot can put in INT8 or keep float, in graph order."""
     model = _read(content)
     graph = model.subgraphs[0]
-    codes = [op_names().get(max(c.builtinCode, c.deprecatedBuiltinCode), "?") for c in model.operatorCodes]
+    codes = op_kinds(model)
     out = []
     for op in graph.operators:
         kind = codes[op.opcodeIndex]
@@ -320,7 +325,7 @@ class OpInfo:
 def ops_of(content: bytes) -> list[OpInfo]:
     model = _read(content)
     graph = model.subgraphs[0]
-    codes = [op_names().get(max(c.builtinCode, c.deprecatedBuiltinCode), "?") for c in model.operatorCodes]
+    codes = op_kinds(model)
     out = []
     for op in graph.operators:
         inputs = [i for i in op.inputs if i >= 0]
