@@ -66,10 +66,10 @@ def main() -> None:
     from mxnet.gluon.model_zoo import vision
 
     import lpot
-    from lpot.backend import CalibrationSpec
+    from lpot.engine import CalibrationSpec
     from lpot.isa import cpu_features
     from lpot.recipe import OpConfig, TensorConfig
-    from lpot.tuning.space import build_space
+    from lpot.space import build_space
     from lpot_mxnet.amx import amx_enabled, bf16_speedup
     from lpot_mxnet.backend import MXNetBackend
     from lpot_mxnet.bf16 import bf16_layers

@@ -91,7 +91,7 @@ def other_int8_ops(model, calib: np.ndarray, recipe) -> tuple[str, object]:
     import dataclasses
 
     import lpot
-    from lpot.backend import CalibrationSpec
+    from lpot.engine import CalibrationSpec
     from lpot_tensorflow.backend import TensorFlowBackend
 
     backend = TensorFlowBackend()

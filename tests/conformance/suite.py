@@ -21,7 +21,7 @@ import pytest
 from lpot.backend import Backend, CalibrationSpec, Stats
 from lpot.data import split_batch
 from lpot.recipe import OpKey, Recipe
-from lpot.tuning.space import build_space
+from lpot.space import build_space
 
 STATIC = "post_training_static_quant"
 

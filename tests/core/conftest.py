@@ -22,7 +22,7 @@ def toy_loaders():
 
 @pytest.fixture(autouse=True)
 def _reset_calibration_counter():
-    from lpot_toy.backend import ToyBackend
+    from lpot_toy.engine import ToyEngine
 
-    ToyBackend.calibrate_calls = 0
+    ToyEngine.calibrate_calls = 0
     yield

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 import toy_job
-from lpot_toy.backend import ToyBackend
+from lpot_toy.engine import ToyEngine, save_file
 
 
 def _lpot(*args, cwd=None):
@@ -18,7 +18,7 @@ def _lpot(*args, cwd=None):
 
 
 def _files(tmp_path):
-    model = ToyBackend().save(toy_job.make_model(), tmp_path / "toy.mlp.npz")
+    model = save_file(toy_job.make_model(), tmp_path / "toy.mlp.npz")
     x, y = toy_job.make_data(1)
     np.savez(tmp_path / "data.npz", x=x, y=y)
     conf = tmp_path / "conf.yaml"
@@ -84,7 +84,7 @@ def test_plugins_listing(tmp_path):
 
 def test_usage_a_from_yaml_only(tmp_path):
     """Calibration and evaluation data, metric and criterion all from the YAML: no Python, no --data."""
-    model = ToyBackend().save(toy_job.make_model(), tmp_path / "toy.mlp.npz")
+    model = save_file(toy_job.make_model(), tmp_path / "toy.mlp.npz")
     x, y = toy_job.make_data(1)
     np.savez(tmp_path / "calib.npz", x=x[:200], y=y[:200])
     np.savez(tmp_path / "val.npz", x=x[200:], y=y[200:])
@@ -115,7 +115,7 @@ tuning:
 
 
 def test_usage_a_missing_dataset_root_names_file_key_and_path(tmp_path):
-    model = ToyBackend().save(toy_job.make_model(), tmp_path / "toy.mlp.npz")
+    model = save_file(toy_job.make_model(), tmp_path / "toy.mlp.npz")
     conf = tmp_path / "conf.yaml"
     conf.write_text(
         "quantization:\n  calibration:\n    dataloader:\n      dataset:\n        ImageFolder: {root: /no/such/dir}\n"

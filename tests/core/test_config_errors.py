@@ -172,7 +172,7 @@ def test_wrong_types_name_path_value_and_expectation(tmp_path, text, message):
             "quantization:\n  op_wise: {'conv1': {'activation': {'dtype': ['int4']}}}\n",
             "quantization.op_wise.conv1.activation.dtype: expected one of int8, uint8, fp32, bf16, fp16, got 'int4'",
         ),
-        ("model: {framework: onnxrt_qlinear}\n", "model.framework: expected one of "),
+        ("model: {framework: 'onnx rt'}\n", "model.framework: expected a name such as onnxrt_qdqops"),
         ("device: tpu\n", "device: expected one of cpu, gpu, got 'tpu'"),
     ],
     ids=["approach", "granularity", "dtype", "framework", "device"],
@@ -181,11 +181,16 @@ def test_bad_enum_values_list_the_allowed(tmp_path, text, message):
     assert yaml_error(tmp_path, text).startswith(message)
 
 
-def test_framework_typo_suggests_the_lpot_name(tmp_path):
-    message = yaml_error(tmp_path, "model: {framework: onnxrt_qlinear}\n")
-    assert "onnxrt_qdqops" in message and message.endswith(
-        "got 'onnxrt_qlinear'; did you mean 'onnxrt_qlinearops'?"
-    )
+def test_framework_typo_is_answered_when_tuning_starts_with_what_is_installed():
+    from lpot import plugins
+    from lpot.errors import BackendNotFoundError
+
+    with pytest.raises(BackendNotFoundError) as info:
+        plugins.backend_for_framework("numpy_mpl")
+    message = str(info.value)
+    assert "no installed backend answers to model.framework 'numpy_mpl'" in message
+    assert "toy (numpy_mlp, toy)" in message and "Did you mean 'numpy_mlp'?" in message
+    assert "packages named lpot-<framework>" in message
 
 
 def test_relative_and_absolute_together(tmp_path):

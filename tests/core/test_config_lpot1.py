@@ -33,7 +33,7 @@ def test_resnet50_tensorflow(tmp_path):
     assert cfg.model == ModelConfig(
         name="resnet50_v1", framework="tensorflow", inputs=("input",), outputs=("predict",)
     )
-    assert cfg.model.backend_name == "tensorflow" and cfg.model.framework_format is None
+    assert cfg.model.framework == "tensorflow"
     q = cfg.quantization
     assert q.calibration.sampling_size == (50, 100)
     assert q.calibration.dataloader["dataset"] == {
@@ -73,7 +73,7 @@ def test_ssd_mobilenet_tensorflow(tmp_path):
 
 def test_resnet50_onnx_qlinearops(tmp_path):
     cfg = load_yaml(tmp_path, RESNET50_ONNX)
-    assert cfg.model.backend_name == "onnxrt" and cfg.model.framework_format == "qoperator"
+    assert cfg.model.framework == "onnxrt_qlinearops"
     assert cfg.quantization.calibration.sampling_size == (50,)
     transform = cfg.quantization.calibration.dataloader["transform"]
     assert list(transform) == ["Rescale", "Resize", "CenterCrop", "Normalize", "Transpose", "Cast"]
@@ -83,7 +83,7 @@ def test_resnet50_onnx_qlinearops(tmp_path):
 
 def test_bert_onnx_integerops_dynamic(tmp_path):
     cfg = load_yaml(tmp_path, BERT_ONNX_DYNAMIC)
-    assert cfg.model.backend_name == "onnxrt" and cfg.model.framework_format == "integer"
+    assert cfg.model.framework == "onnxrt_integerops"
     assert cfg.quantization.approach == "post_training_dynamic_quant"
     assert cfg.evaluation.accuracy.metric == MetricConfig(name="glue", params={"task": "mrpc"})
     assert cfg.evaluation.performance is None
@@ -92,7 +92,7 @@ def test_bert_onnx_integerops_dynamic(tmp_path):
 
 def test_resnet18_pytorch_higher_is_better(tmp_path):
     cfg = load_yaml(tmp_path, RESNET18_PYTORCH)
-    assert cfg.model.backend_name == "pytorch"
+    assert cfg.model.framework in ("pytorch", "pytorch_fx")
     assert cfg.tuning.accuracy_criterion == AccuracyCriterion(
         kind="relative", value=0.01, higher_is_better=True
     )
@@ -107,7 +107,7 @@ def test_resnet18_pytorch_higher_is_better(tmp_path):
 
 def test_mxnet_with_later_sections(tmp_path):
     cfg = load_yaml(tmp_path, MXNET_LATER_SECTIONS)
-    assert cfg.model.backend_name == "mxnet" and cfg.tensorboard is True
+    assert cfg.model.framework == "mxnet" and cfg.tensorboard is True
     assert cfg.quantization.calibration.sampling_size == (40, 80)
     assert cfg.quantization.model_wise.activation == {"algorithm": ("minmax", "kl")}  # entropy is kl
     assert cfg.evaluation.accuracy.metric == MetricConfig(name="accuracy")

@@ -7,6 +7,8 @@ stay FP32) with its deterministic objective, so serial and parallel runs can be 
 
 from __future__ import annotations
 
+from strategy_driver import start
+
 import json
 import os
 import sqlite3
@@ -23,9 +25,9 @@ from lpot.config import load_config
 from lpot.errors import ConfigError
 from lpot.recipe import Recipe
 from lpot.strategies.base import WAIT, Batch, SearchStrategy, met
-from lpot.tuning.space import build_space
-from lpot.tuning.trial import Trial
-from lpot_toy.backend import ToyBackend
+from lpot.space import build_space
+from lpot.trial import Trial
+from lpot_toy.engine import ToyEngine, toy_backend
 
 DETERMINISTIC = ("basic", "mse", "exhaustive")
 
@@ -111,7 +113,7 @@ def read_log(log: Path) -> list[dict[str, Any]]:
 
 
 def _space() -> Any:
-    backend, model = ToyBackend(), known_answer_model(4, ("fc3",))
+    backend, model = toy_backend(), known_answer_model(4, ("fc3",))
     return build_space(backend.capability(model), approach="post_training_static_quant")
 
 
@@ -134,7 +136,7 @@ class _Scripted(SearchStrategy):
 
 def test_batch_items_are_proposed_without_waiting_and_cut_at_the_first_met():
     strategy = _Scripted()
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     first = strategy.ask()
     assert first.label == "default"
     assert strategy.ask() is WAIT  # the single proposal needs its result before anything else
@@ -150,7 +152,7 @@ def test_batch_items_are_proposed_without_waiting_and_cut_at_the_first_met():
 
 def test_a_batch_waits_for_every_item_before_the_cut_is_known():
     strategy = _Scripted()
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     first = strategy.ask()
     strategy.tell(first.ticket, _trial(first.recipe, False))
     items = [strategy.ask() for _ in range(4)]
@@ -164,7 +166,7 @@ def test_a_batch_waits_for_every_item_before_the_cut_is_known():
 
 def test_propose_observe_still_go_one_at_a_time():
     strategy = _Scripted()
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     seen = []
     while (recipe := strategy.propose()) is not None:
         seen.append(strategy.label)

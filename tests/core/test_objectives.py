@@ -8,11 +8,11 @@ import pytest
 
 import lpot
 import toy_job
-from lpot.backend import BenchmarkResult
+from lpot.instances import BenchmarkResult
 from lpot.config import load_config
 from lpot.errors import ConfigError
 from lpot.objectives import Performance, Throughput, Weighted, bind_reference, create_objective
-from lpot_toy.backend import ToyBackend
+from lpot_toy.engine import ToyEngine, toy_backend
 
 
 class ScriptedBackend:
@@ -124,7 +124,7 @@ def test_tuning_with_a_weighted_objective(tmp_path, toy_model, toy_loaders):
     assert result.status == "met" and result.objective_name == "weighted"
     assert result.baseline_objective == pytest.approx(1.0)
     assert all(t.objective is not None and t.objective > 0 for t in result.trials)
-    size_ratio = ToyBackend().model_size(result.model) / ToyBackend().model_size(toy_model)
+    size_ratio = toy_backend().model_size(result.model) / toy_backend().model_size(toy_model)
     assert 0.5 * size_ratio < result.objective  # the size half alone is at least this much
     events = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
     parts = [e for e in events if e.get("event") == "weighted objective"]

@@ -31,7 +31,7 @@ def test_no_backend_accepts_names_type_installed_and_install_hint():
     message = str(info.value)
     assert "Net" in message
     assert "toy" in message and "broken (unavailable)" in message
-    assert "pip install lpot-tensorflow" in message  # a backend package that is not installed
+    assert "packages named lpot-<framework>" in message
 
 
 def test_broken_plugin_is_listed_as_unavailable_and_raises_when_asked():
@@ -43,7 +43,7 @@ def test_broken_plugin_is_listed_as_unavailable_and_raises_when_asked():
 
 
 def test_missing_backend_says_which_package_to_install():
-    with pytest.raises(BackendNotFoundError, match="pip install lpot-mxnet"):
+    with pytest.raises(BackendNotFoundError, match=r"pip install lpot-mxnet\)"):
         plugins.backend_by_name("mxnet")
 
 
@@ -59,6 +59,6 @@ def test_wrong_plugin_parameters_are_explained():
 
 def test_a_backend_missing_protocol_methods_is_refused_by_name():
     with pytest.raises(
-        PluginError, match=r"backend 'half' from lpot-toy .* missing accepts, benchmark, calibrate"
+        PluginError, match=r"backend 'half' from lpot-toy .* Engine contract: missing name, aliases, features, accepts"
     ):
         plugins.backend_by_name("half")

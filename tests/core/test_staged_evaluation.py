@@ -15,17 +15,18 @@ from lpot.data import ArrayLoader
 from lpot.errors import ConfigError
 from lpot.metrics import create_metric
 from lpot.tuning.evaluation import Staging, confidence_bound, make_evaluator
-from lpot_toy.backend import ToyBackend
+from lpot.backend import Backend
+from lpot_toy.engine import ToyEngine, toy_backend
 
 
-class CountingBackend(ToyBackend):
+class CountingBackend(Backend):
     """The toy backend, counting the samples it runs through models in ``evaluate``."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(ToyEngine(), registered="toy")
         self.samples = 0
 
-    def evaluate(self, model, dataloader, metric):
+    def evaluate(self, model, dataloader, metric, output=None):
         metric.reset()
         for x, y in dataloader:
             self.samples += len(x)
@@ -53,7 +54,6 @@ def _evaluator(backend, loader, **kwargs):
         eval_dataloader=loader,
         metric_config=create_metric("topk", {"k": 1}),
         higher_is_better=None,
-        criterion=AccuracyCriterion(kind="relative", value=0.01),
         **kwargs,
     )
 
@@ -82,50 +82,39 @@ def test_a_clear_failure_is_decided_on_the_slice_and_a_pass_is_exact():
     good = known_answer_model()
     backend = CountingBackend()
     loader = _eval_loader()
-    evaluator = _evaluator(backend, loader, reference=good)
+    evaluator = _evaluator(backend, loader)
     assert evaluator.staging == Staging()
     baseline = evaluator(good)  # FP32: always all the data
-    assert backend.samples == 1000 and evaluator.baseline == baseline > 0.95
+    assert backend.samples == 1000 and baseline > 0.95
+    goal = AccuracyCriterion(kind="relative", value=0.01).to_goal(baseline, True)
     broken = _quantized(backend, good, ("fc3",))
     backend.samples, CountingLoader.passes = 0, 0
-    result = evaluator.evaluate(broken)
-    assert result.on_slice and result.bound < result.goal
+    result = evaluator.evaluate(broken, goal)
+    assert result.on_slice and result.bound < result.goal == goal.threshold
     assert backend.samples == 250 and CountingLoader.passes == 1  # a quarter of the data, read once
     fine = _quantized(backend, good, ("fc2",))
     backend.samples, CountingLoader.passes = 0, 0
-    staged = evaluator.evaluate(fine)
+    staged = evaluator.evaluate(fine, goal)
     assert not staged.on_slice and backend.samples == 1000 and CountingLoader.passes == 1
     assert staged.value == backend.evaluate(fine, loader, create_metric("topk"))  # the full result, exactly
-    assert evaluator.slice_decisions == 1
+    assert not evaluator.evaluate(broken).on_slice  # without a goal (the FP32 baseline): all the data
 
 
 def _quantized(backend, model, int8_ops):
     """``model`` with ``int8_ops`` in INT8 (the others FP32), through the toy backend's own recipe path."""
-    from lpot.tuning.calibration import CalibrationCache
-    from lpot.tuning.space import build_space
+    from lpot.space import build_space
+    from lpot.tuning.calibration import CalibrationStore
 
     calib = ArrayLoader(*_data(0, 200), 50)
     space = build_space(backend.capability(model), approach="post_training_static_quant")
     recipe = space.default_recipe().fallback([op for op in space.ops if op.name not in int8_ops])
-    stats = CalibrationCache(backend, model, calib, store=None, model_fingerprint="").stats_for(recipe)
-    return backend.quantize(model, recipe, stats, calib)
-
-
-def test_resumed_run_evaluates_the_reference_for_the_goal():
-    good = known_answer_model()
-    backend = CountingBackend()
-    evaluator = _evaluator(backend, _eval_loader(), reference=good)
-    broken = _quantized(backend, good, ("fc3", "fc6"))
-    assert evaluator.evaluate(broken).on_slice  # no baseline seen yet: FP32 is evaluated once for it
-    assert backend.samples == 1000 + 250
-    assert evaluator.baseline == evaluator(good)
+    stats = CalibrationStore(backend, model, calib, folder=None, model_fingerprint="").stats_for(recipe)
+    return backend.quantize(model, recipe, stats, space.tensors)
 
 
 def test_staging_applies_only_where_it_is_safe():
-    backend = ToyBackend()
+    backend = toy_backend()
     loader = _eval_loader(200)
-    criterion = AccuracyCriterion()
-
     def build(metric, staged, eval_func=None):
         return make_evaluator(
             backend,
@@ -133,7 +122,6 @@ def test_staging_applies_only_where_it_is_safe():
             eval_dataloader=loader,
             metric_config=create_metric(metric),
             higher_is_better=None,
-            criterion=criterion,
             staged=staged,
         )
 

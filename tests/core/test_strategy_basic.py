@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from strategy_driver import start
+
 import pytest
 
 from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
 from lpot.strategies.basic import BasicStrategy
-from lpot.tuning.space import build_space
-from lpot.tuning.trial import Trial
+from lpot.space import build_space
+from lpot.trial import Trial
 
 OPS = [OpKey(f"op{i}", "Conv") for i in range(4)]
 CAP = OpCapability(
@@ -18,7 +20,7 @@ CAP = OpCapability(
 
 def _space(**kwargs):
     capability = Capability(
-        optypewise={"Conv": CAP}, opwise={op: CAP for op in OPS}, options={"format": ("qdq", "qoperator")}
+        opwise={op: CAP for op in OPS}, options={"format": ("qdq", "qoperator")}
     )
     return build_space(capability, approach="post_training_static_quant", **kwargs)
 
@@ -42,7 +44,7 @@ def _drive(strategy, accuracy_of, goal=0.99, limit=100):
 
 def test_model_wise_dimensions_one_at_a_time_then_stop_on_success():
     strategy = BasicStrategy()
-    strategy.setup(_space(sampling_sizes=(100, 300)), [])
+    strategy = start(strategy, _space(sampling_sizes=(100, 300)))
     tried = _drive(strategy, lambda r: 0.5)
     labels = [label for label, _ in tried[:7]]
     assert labels == [
@@ -68,7 +70,7 @@ def test_fallback_ranks_ops_by_sensitivity_and_accumulates():
         return 1.0 - sum(p for name, p in penalty.items() if recipe.op(OpKey(name, "Conv")).is_quantized)
 
     strategy = BasicStrategy(model_wise=False)
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     tried = _drive(strategy, accuracy)
     labels = [label for label, _ in tried]
     assert labels[:5] == [
@@ -88,7 +90,7 @@ def test_lower_is_better_accuracy_is_oriented():
         return 0.5 if recipe.op(OpKey("op1", "Conv")).is_quantized else 0.0
 
     strategy = BasicStrategy(model_wise=False)
-    strategy.setup(_space(), [], higher_is_better=False)
+    strategy = start(strategy, _space(), higher_is_better=False)
     tried = []
     for index in range(1, 20):
         recipe = strategy.propose()
@@ -106,18 +108,10 @@ def test_lower_is_better_accuracy_is_oriented():
 
 def test_exhausted_search_returns_none():
     strategy = BasicStrategy(model_wise=False)
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     tried = _drive(strategy, lambda r: 0.0)
     assert strategy.propose() is None
     assert len(tried) == 1 + 4 + 3  # default, 4 single fallbacks, accumulated 2..4
-
-
-def test_observe_is_required_between_proposals():
-    strategy = BasicStrategy()
-    strategy.setup(_space(), [])
-    strategy.propose()
-    with pytest.raises(RuntimeError, match="without observe"):
-        strategy.propose()
 
 
 def test_user_rules_narrow_the_space():

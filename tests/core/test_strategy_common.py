@@ -20,8 +20,8 @@ import lpot
 from lpot import plugins
 from lpot.data import ArrayLoader
 from lpot.errors import PluginError
-from lpot.tuning.space import build_space
-from lpot_toy.backend import ToyBackend
+from lpot.space import build_space
+from lpot_toy.engine import ToyEngine, toy_backend
 from lpot_toy.model import MLP
 
 WIDTH = 16  # features; one more spare channel carries the outlier
@@ -179,9 +179,9 @@ def resume_equivalence(tmp_path: Path, strategy: str, cut: int, **kwargs: Any) -
 
 def test_the_known_answer_model_is_what_it_claims():
     model, calib = known_answer_model(), loaders()[0]
-    backend = ToyBackend()
+    backend = toy_backend()
     space = build_space(backend.capability(model), approach="post_training_static_quant")
-    from lpot.backend import CalibrationSpec
+    from lpot.engine import CalibrationSpec
 
     stats = {
         a: backend.calibrate(model, calib, CalibrationSpec(algorithm=a, sampling_size=100))
@@ -193,7 +193,7 @@ def test_the_known_answer_model_is_what_it_claims():
     default = space.default_recipe()
 
     def accuracy(recipe):
-        return evaluate(backend.quantize(model, recipe, stats))
+        return evaluate(backend.quantize(model, recipe, stats, space.tensors))
 
     assert accuracy(default.fallback([op for op in space.ops if op.name in ("fc3", "fc6")])) >= fp32 * 0.99
     for keep in ("fc3", "fc6"):
@@ -275,10 +275,10 @@ def test_a_missing_optional_dependency_names_the_extra(monkeypatch):
 def test_target_orders_met_before_unmet_and_int8_share_among_met():
     from lpot.recipe import Recipe
     from lpot.strategies._space import target
-    from lpot.tuning.trial import Trial
+    from lpot.trial import Trial
 
     model = known_answer_model(n=4, bad=())
-    space = build_space(ToyBackend().capability(model), approach="post_training_static_quant")
+    space = build_space(toy_backend().capability(model), approach="post_training_static_quant")
     r = space.default_recipe()
 
     def t(recipe: Recipe, accuracy: float, met: bool, status: str = "ok") -> Trial:

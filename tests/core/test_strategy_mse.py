@@ -54,12 +54,12 @@ def test_an_unknown_ranking_is_a_config_error():
 
 
 def test_without_inspection_ops_fall_back_in_graph_order(tmp_path, monkeypatch):
-    from lpot_toy.backend import ToyBackend
+    from lpot_toy.engine import ToyEngine
 
-    def no_inspect(self, model, dataloader, ops):
+    def no_inspect(self, model, inputs, ops):
         raise NotImplementedError("this backend cannot inspect tensors")
 
-    monkeypatch.setattr(ToyBackend, "inspect", no_inspect)
+    monkeypatch.setattr(ToyEngine, "inspect", no_inspect)  # a failing inspection ranks nothing
     result = tune(tmp_path, "mse")
     assert result.status == "met"
     assert [label.split("(")[1].rstrip(")") for label in labels(result)[1:]] == [

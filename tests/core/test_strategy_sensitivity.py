@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from strategy_driver import start
+
 import math
 
 import pytest
@@ -10,9 +12,9 @@ from test_strategy_common import fp32_names, known_answer_model, labels, recipes
 from lpot.errors import ConfigError
 from lpot.recipe import Capability, OpKey
 from lpot.strategies.sensitivity import SensitivityStrategy
-from lpot.tuning.space import build_space
-from lpot.tuning.trial import Trial
-from lpot_toy.backend import CAPABILITY
+from lpot.space import build_space
+from lpot.trial import Trial
+from lpot_toy.engine import CAPABILITY
 
 # isolated ranking puts fc3 and fc6 first: default, top 1 (fails), top 2 (meets), fc3 back (fails).
 KNOWN_ANSWER_TRIALS = 4
@@ -74,7 +76,7 @@ OPS = [OpKey(f"op{i}", "Dense") for i in range(32)]
 
 
 def _space():
-    cap = Capability(optypewise={"Dense": CAPABILITY}, opwise={op: CAPABILITY for op in OPS})
+    cap = Capability(opwise={op: CAPABILITY for op in OPS})
     return build_space(cap, approach="post_training_static_quant")
 
 
@@ -98,7 +100,7 @@ def _drive(strategy, bad, limit=200):
 )
 def test_without_ranking_k_needed_ops_cost_about_k_log2_n_trials(bad):
     strategy = SensitivityStrategy(ranking="none")
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     tried = _drive(strategy, bad)
     met = [r for r in tried if not any(r.op(OpKey(b, "Dense")).is_quantized for b in bad)]
     assert sorted(op.name for op in met[-1].fp32_ops()) == sorted(bad)
@@ -108,7 +110,7 @@ def test_without_ranking_k_needed_ops_cost_about_k_log2_n_trials(bad):
 
 def test_requantize_false_keeps_the_bisected_prefix():
     strategy = SensitivityStrategy(ranking="none", requantize=False)
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     tried = _drive(strategy, ("op3",))
     assert len(tried) == 2 and len(tried[-1].fp32_ops()) == len(OPS)
 
@@ -116,7 +118,7 @@ def test_requantize_false_keeps_the_bisected_prefix():
 @pytest.mark.parametrize("ranking", ["none", "fallback"])
 def test_a_goal_not_even_fp32_meets_ends_exhausted_with_its_reason(ranking):
     strategy = SensitivityStrategy(ranking=ranking)
-    strategy.setup(_space(), [])
+    strategy = start(strategy, _space())
     tried = []
     for index in range(1, 200):
         recipe = strategy.propose()

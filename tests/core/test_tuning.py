@@ -10,7 +10,7 @@ import pytest
 import lpot
 import toy_job
 from lpot.errors import ConfigError, DataError, EvaluationError
-from lpot_toy.backend import ToyBackend
+from lpot_toy.engine import ToyEngine, toy_backend
 from lpot_toy.model import QuantizedMLP
 
 
@@ -45,7 +45,7 @@ def test_fallback_finds_the_sensitive_ops_and_calibrates_once(tmp_path, toy_mode
     assert any(label.startswith("fallback ") for label in labels)
     assert labels[-1].startswith("accumulated fallback")
     # minmax and percentile were both needed by model-wise trials; nothing else recalibrated
-    assert result.calibration_passes == ToyBackend.calibrate_calls == 2
+    assert result.calibration_passes == ToyEngine.calibrate_calls == 2
     assert len(result.trials) > 4
 
 
@@ -166,7 +166,7 @@ def test_result_save_round_trip(tmp_path, toy_model, toy_loaders):
         progress=False,
     )
     file = result.save(tmp_path / "out")
-    loaded = ToyBackend().load(file)
+    loaded = toy_backend().load(file)
     x, _ = toy_job.make_data(2, n=10)
     np.testing.assert_array_equal(loaded(x), result.model(x))
     assert lpot.Recipe.from_json((tmp_path / "out" / "recipe.json").read_text()) == result.recipe
@@ -181,7 +181,7 @@ def test_other_objectives_are_measured(tmp_path, toy_model, toy_loaders, objecti
     assert result.objective_name == objective
     assert result.objective is not None and result.objective >= 0
     if objective == "model_size":
-        assert result.objective == ToyBackend().model_size(result.model)
+        assert result.objective == toy_backend().model_size(result.model)
         assert result.objective_ratio > 1  # int8 weights (npz headers dominate a model this small)
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import lpot
-from lpot.backend import CalibrationSpec
+from lpot.engine import CalibrationSpec
 from lpot.errors import QuantizationError
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import OpConfig, TensorConfig
-from lpot.tuning.space import build_space
+from lpot.space import build_space
 from lpot_mxnet.amx import bf16_is_fast, bf16_speedup
 from lpot_mxnet.backend import MXNetBackend
 from lpot_mxnet.bf16 import bf16_layers, full_nodes

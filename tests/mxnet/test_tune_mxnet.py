@@ -12,7 +12,7 @@ import pytest
 from mxnet import gluon
 
 import lpot
-from lpot.backend import CalibrationSpec
+from lpot.engine import CalibrationSpec
 from lpot.errors import ModelError
 from lpot_mxnet.backend import MXNetBackend
 from lpot_mxnet.graph import int8_layers

@@ -8,10 +8,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import lpot
-from lpot.backend import CalibrationSpec
+from lpot.engine import CalibrationSpec
 from lpot.errors import DataError
 from lpot.isa import CpuFeatures
-from lpot.tuning.space import build_space
+from lpot.space import build_space
 from lpot_onnxrt.backend import OnnxRuntimeBackend
 from lpot_onnxrt.capability import build_capability
 

@@ -16,7 +16,7 @@ import torch.distributed as dist  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
-from lpot.tuning.space import build_space  # noqa: E402
+from lpot.space import build_space  # noqa: E402
 from lpot_pytorch import fx  # noqa: E402
 from lpot_pytorch.backend import PyTorchBackend  # noqa: E402
 from lpot_pytorch.distributed import sync_for_convert  # noqa: E402

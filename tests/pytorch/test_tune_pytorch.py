@@ -62,7 +62,7 @@ def test_passes_usable_alone(digits):
     """prepare -> run data -> convert, without lpot.tune, the way torch users do it."""
     model, (x, y, xv, yv) = digits
     backend = PyTorchBackend()
-    from lpot.tuning.space import build_space
+    from lpot.space import build_space
 
     recipe = build_space(backend.capability(model), approach="post_training_static_quant").default_recipe()
     recipe = recipe.fallback([k for k in recipe.ops if k.name == "fc2"])

@@ -7,7 +7,7 @@ import pytest
 
 import lpot
 from lpot.isa import CpuFeatures, cpu_features
-from lpot.tuning.space import build_space
+from lpot.space import build_space
 from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.mixed_precision import bf16_layers
 from lpot_tensorflow.runtime import TFLiteModel

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lpot
-from lpot.backend import CalibrationSpec
+from lpot.engine import CalibrationSpec
 from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.histograms import BINS, MagnitudeHistogram
 from lpot_tensorflow.recipe_builder import recipe_for

@@ -11,7 +11,7 @@ import pytest
 from test_conformance import DigitsConformance
 
 import lpot
-from lpot.backend import CalibrationSpec
+from lpot.engine import CalibrationSpec
 from lpot.errors import ConfigError, ModelError
 from lpot.tuning.sensitivity import op_errors
 from lpot_tensorflow.backend import TensorFlowBackend

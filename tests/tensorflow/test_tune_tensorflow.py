@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import lpot
-from lpot.backend import CalibrationSpec
+from lpot.engine import CalibrationSpec
 from lpot.errors import ConfigError, ModelError
-from lpot.tuning.space import build_space
+from lpot.space import build_space
 from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.recipe_builder import recipe_for
 from lpot_tensorflow.runtime import TFLiteModel

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lpot import plugins
+from lpot.backend import Backend, as_backend
 from lpot.config import Config, load_config
 from lpot.data import check_reiterable
 from lpot.errors import ConfigError, DataError
@@ -17,13 +18,13 @@ from lpot.isa import cpu_features
 from lpot.objectives import Objective, Performance, bind_reference, create_objective
 from lpot.strategies import Strategy, create_strategy
 from lpot.tensorboard import require_writer
+from lpot.recipe import Approach
+from lpot.space import build_space
+from lpot.tuning.context import TuningJob
 from lpot.tuning.evaluation import make_evaluator
-from lpot.tuning.loop import TuningJob, run
+from lpot.tuning.loop import run
 from lpot.tuning.progress import with_progress
 from lpot.tuning.result import TuningResult
-from lpot.tuning.space import build_space
-
-DYNAMIC = "post_training_dynamic_quant"
 
 
 def tune(
@@ -54,24 +55,21 @@ def tune(
     )
     check_reiterable(q_dataloader, "q_dataloader")
     check_reiterable(eval_dataloader, "eval_dataloader")
-    approach = cfg.quantization.approach
-    if cfg.model.framework_format == "integer":
-        approach = DYNAMIC
-    if q_func is not None and approach != "quant_aware_training":
+    chosen, settings = resolve_backend(model, cfg, backend)
+    approach = settings.pop("approach", cfg.quantization.approach)
+    if q_func is not None and approach != Approach.QAT:
         raise ConfigError(
             "q_func is the training function of quantization-aware training; set "
             "quantization.approach: quant_aware_training, or pass calibration data as q_dataloader"
         )
-    chosen = backend or _backend_for(model, cfg)
-    native = chosen.load_model(model)
-    fmt = cfg.model.framework_format
+    native = chosen.load(model)
     space = build_space(
-        chosen.capability(native, approach=approach),
+        chosen.capability(native, approach, _objective_name(cfg)),
         approach=approach,
         model_wise=cfg.quantization.model_wise,
         op_wise=cfg.quantization.op_wise,
         sampling_sizes=cfg.quantization.calibration.sampling_size,
-        option_overrides={"format": (fmt,)} if fmt in ("qdq", "qoperator") else None,
+        option_overrides={k: (v,) for k, v in settings.items()},
     )
     evaluator = make_evaluator(
         chosen,
@@ -80,9 +78,8 @@ def tune(
         metric_config=cfg.evaluation.accuracy.metric if cfg.evaluation.accuracy else None,
         higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
         postprocess=_postprocess(cfg),
-        criterion=cfg.tuning.accuracy_criterion,
         staged=cfg.tuning.staged_evaluation,
-        reference=native,
+        output=cfg.model.scored_output,
     )
     tensorboard = cfg.tensorboard or cfg.tuning.tensorboard
     if tensorboard:
@@ -113,6 +110,22 @@ def tune(
         executor=cfg.tuning.executor,
     )
     return run(job)
+
+
+def resolve_backend(model: Any, cfg: Config, backend: Any = None) -> tuple[Backend, dict[str, Any]]:
+    """The backend for ``model`` (given, named by ``model.framework``, or found by the model) and
+    the settings its framework name implies (``onnxrt_integerops``: the dynamic approach)."""
+    if backend is not None:
+        chosen = as_backend(backend)
+        return chosen, dict(chosen.engine.aliases.get(cfg.model.framework or "", {}))
+    if cfg.model.framework:
+        return plugins.backend_for_framework(cfg.model.framework)
+    return plugins.backend_for(model), {}
+
+
+def _objective_name(cfg: Config) -> str:
+    objective = cfg.tuning.objective
+    return objective if isinstance(objective, str) else "weighted"
 
 
 def _resume_hash(cfg: Config) -> str:
@@ -171,11 +184,6 @@ def _postprocess(cfg: Config) -> list[Any]:
         raise DataError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
 
 
-def _backend_for(model: Any, cfg: Config) -> Any:
-    name = cfg.model.backend_name
-    return plugins.backend_by_name(name) if name else plugins.backend_for(model)
-
-
 def _objective(cfg: Config) -> Objective:
     if cfg.tuning.objective == "performance":
         return Performance()
@@ -192,7 +200,7 @@ def _workspace(cfg: Config, resume: bool | str | os.PathLike[str]) -> tuple[Path
 
 def _run_metadata(backend: Any, cfg: Config, evaluation: str) -> dict[str, Any]:
     versions = {"lpot-core": _version("lpot-core")}
-    info = plugins.available("lpot.backends").get(backend.name)
+    info = plugins.available("lpot.backends").get(backend.registered or "")
     if info is not None and info.distribution:
         versions[info.distribution] = _version(info.distribution)
     return {

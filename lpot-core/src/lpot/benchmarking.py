@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lpot.backend import BenchmarkResult
+from lpot.instances import BenchmarkResult
 from lpot.errors import ConfigError, DataError
 
 
@@ -92,7 +92,6 @@ def benchmark(
     progress: bool = True,
 ) -> BenchmarkComparison:
     """Benchmark ``model`` (and ``tuned`` next to it, same data and settings, interleaved per model)."""
-    from lpot import plugins
     from lpot.config import load_config
     from lpot.data.builder import build_dataloader
 
@@ -114,11 +113,9 @@ def benchmark(
         dataloader = build_dataloader(
             section, where="evaluation.performance.dataloader", seed=cfg.tuning.random_seed
         )
-    chosen = backend or (
-        plugins.backend_by_name(cfg.model.backend_name)
-        if cfg.model.backend_name
-        else plugins.backend_for(model)
-    )
+    from lpot.api import resolve_backend
+
+    chosen, _ = resolve_backend(model, cfg, backend)
     models: Mapping[str, Any] = {"fp32": model, "tuned": tuned} if tuned is not None else {"model": model}
     results = {}
     from tqdm import tqdm
@@ -127,7 +124,7 @@ def benchmark(
         models.items(), desc="benchmarking", unit="model", leave=False, disable=not progress
     ):
         results[label] = chosen.benchmark(
-            chosen.load_model(m),
+            chosen.load(m),
             dataloader,
             cores_per_instance=cores,
             num_instances=instances,

@@ -38,7 +38,7 @@ def run_demo(
     demos = plugins.available("lpot.demos")
     if not demos:
         raise PluginError(
-            "no demo is installed; install a backend that ships one: pip install lpot-onnxrt[demo]"
+            "no demo is installed: demos come with backend packages (pip install 'lpot-<framework>[demo]')"
         )
     chosen = name or sorted(demos)[0]
     t0 = time.monotonic()
@@ -53,7 +53,7 @@ def run_demo(
         progress=progress,
     )
     backend = result._backend
-    fp32 = backend.load_model(spec.model)
+    fp32 = backend.load(spec.model)
     rows = []
     bench = spec.bench_dataloader or spec.eval_dataloader
     for label, loader, iterations in (("batch 1", _first_samples(bench, 1), 300), ("eval batch", bench, 60)):

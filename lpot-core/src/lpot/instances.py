@@ -1,10 +1,10 @@
-"""What every backend's benchmark shares, whatever the framework: which batches to time, which cores
-each instance gets, pinned instances started together, and their timings folded into one result.
+"""Benchmarking, whatever the framework: which batches to time, which cores each instance gets,
+pinned instances started together, and their timings folded into one result.
 
 As in the original tool's benchmark config: ``num_instances`` processes, each with
 ``cores_per_instance`` intra-op threads pinned to its own cores, throughput summed over instances.
-A backend supplies only how to time its model (in process) and a picklable worker that loads the
-model from bytes in a fresh process and times it.
+An engine supplies only ``set_threads``, ``runner`` (one prepared batch as a call to time), and
+``save``/``read`` so a fresh process can load the model; the rest is here, once.
 """
 
 from __future__ import annotations
@@ -13,13 +13,85 @@ import itertools
 import multiprocessing
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from lpot.backend import BenchmarkResult
 from lpot.data import batch_size_of, split_batch
 from lpot.errors import DataError
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkResult:
+    """Latency (ms per batch) and throughput (samples/s), summed over instances for throughput."""
+
+    latency_ms: float
+    latency_p90_ms: float
+    throughput: float
+    batch_size: int
+    iterations: int
+    num_instances: int = 1
+    cores_per_instance: int | None = None
+    per_instance: tuple[float, ...] = field(default_factory=tuple)
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__, per_instance=list(self.per_instance))
+
+
+def benchmark(
+    backend: Any,
+    model: Any,
+    dataloader: Iterable[Any],
+    cores_per_instance: int | None,
+    num_instances: int,
+    warmup: int,
+    iterations: int,
+    max_batches: int = 8,
+) -> BenchmarkResult:
+    """``backend``'s engine timing ``model``: in this process, or one pinned process per instance."""
+    batches, batch = benchmark_batches(dataloader, max_batches)
+    per, groups = core_groups(num_instances, cores_per_instance)
+    engine = backend.engine
+    if len(groups) == 1:
+        engine.set_threads(per)
+        try:
+            per_instance = [_timings(engine, model, batches, warmup, iterations)]
+        finally:
+            engine.set_threads(None)
+    else:
+        ref = backend.registered or engine  # a registered engine is loaded again by name
+        with tempfile.TemporaryDirectory(prefix="lpot-bench-") as tmp:
+            file = engine.save(model, Path(tmp))
+            args = [(ref, str(file), batches, g, warmup, iterations) for g in groups]
+            per_instance = run_instances(_instance, args)
+    return summarize(per_instance, batch_size=batch, iterations=iterations, cores_per_instance=per)
+
+
+def _timings(engine: Any, model: Any, batches: Sequence[Any], warmup: int, iterations: int) -> list[float]:
+    run = engine.runner(model)
+    calls = [run(b) for b in batches]  # input conversion stays outside the timed calls
+    return time_calls(lambda call: call(), calls, warmup, iterations)
+
+
+def _instance(args: tuple[Any, ...]) -> list[float]:
+    """One benchmark instance in a fresh process: pin, set threads, load, wait for the others, time."""
+    ref, file, batches, cores, warmup, iterations, barrier = args
+    pin(cores)
+    if isinstance(ref, str):
+        from lpot.plugins import load_engine
+
+        engine = load_engine(ref)
+    else:
+        engine = ref
+    engine.set_threads(len(cores))  # before the framework loads a model: some fix their pools then
+    model = engine.read(Path(file))
+    barrier.wait()  # start timing together, as concurrent instances would run in production
+    return _timings(engine, model, batches, warmup, iterations)
 
 
 def benchmark_batches(dataloader: Iterable[Any], max_batches: int = 8) -> tuple[list[Any], int]:

@@ -157,8 +157,7 @@ class Weighted:
     :func:`bind_reference`) the first time a score is needed, so a resumed run, or a worker of a
     parallel executor, which never measures the baseline itself, still scores against FP32. Without a
     reference model the first model measured is the reference (the tuning loop measures FP32
-    first). Each measurement's raw values are kept in ``last`` and logged to the run log
-    (``weighted objective`` events), so reports can show latency and size separately.
+    first). Each measurement's raw values are kept in ``last``.
     """
 
     name = "weighted"
@@ -181,17 +180,12 @@ class Weighted:
         return dict(self.reference)
 
     def measure(self, backend: Backend, model: object, dataloader: DataLoader) -> float:
-        from lpot.tuning.runlog import event
-
         if self.reference is None and self.reference_model is not None and model is not self.reference_model:
             self.set_reference(backend, self.reference_model, dataloader)
-            event("weighted objective reference", **self.reference)
         values = self._raw(backend, model, dataloader)
         if self.reference is None:
             self.reference = dict(values)
-        score = self.score(values)
-        event("weighted objective", score=score, **values)
-        return score
+        return self.score(values)
 
     def score(self, values: Mapping[str, float]) -> float:
         """The weighted mean of ``values`` normalised by the reference (1.0 for the reference)."""
@@ -209,6 +203,13 @@ class Weighted:
     def _raw(self, backend: Backend, model: object, dataloader: DataLoader) -> dict[str, float]:
         self.last = {name: float(obj.measure(backend, model, dataloader)) for name, obj in self.parts.items()}
         return dict(self.last)
+
+
+def objective_parts(objective: Objective, value: float) -> dict[str, float]:
+    """The raw figures behind the last measurement of a weighted objective (for the run log), {} else."""
+    if isinstance(objective, Weighted):
+        return {**objective.last, "score": value}
+    return {}
 
 
 def bind_reference(objective: Objective, model: object) -> Objective:

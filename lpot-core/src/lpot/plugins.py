@@ -17,6 +17,7 @@ from lpot.errors import BackendNotFoundError, PluginError
 
 GROUPS = (
     "lpot.backends",
+    "lpot.frameworks",
     "lpot.strategies",
     "lpot.metrics",
     "lpot.objectives",
@@ -24,14 +25,6 @@ GROUPS = (
     "lpot.datasets",
     "lpot.transforms",
 )
-
-# Which package provides a backend, for the "pip install ..." hint.
-BACKEND_PACKAGES = {
-    "onnxrt": "lpot-onnxrt",
-    "pytorch": "lpot-pytorch",
-    "tensorflow": "lpot-tensorflow",
-    "mxnet": "lpot-mxnet",
-}
 
 
 @dataclass(frozen=True)
@@ -99,8 +92,8 @@ def load(group: str, name: str) -> Any:
         kind = _kind(group)
         close = difflib.get_close_matches(name, list(plugins), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        if group == "lpot.backends" and name in BACKEND_PACKAGES:
-            hint += f" Install it with: pip install {BACKEND_PACKAGES[name]}"
+        if group == "lpot.backends":
+            hint += f". Backends are packages named lpot-<framework> (perhaps: pip install lpot-{name})"
         raise PluginError(
             f"no {kind} named {name!r} is installed (installed: {', '.join(sorted(plugins)) or 'none'}){hint}"
         )
@@ -128,30 +121,93 @@ def describe(group: str) -> dict[str, str]:
     return status
 
 
-def backend_by_name(name: str) -> Any:
-    """An instance of the backend registered as ``name``, checked against the Backend protocol."""
+def load_engine(name: str) -> Any:
+    """An instance of the engine registered as ``name`` in ``lpot.backends``, checked against the
+    contract (required members, declared features, aliases) before it is used."""
     try:
-        backend = create("lpot.backends", name)
+        engine = create("lpot.backends", name)
     except PluginError as exc:
         if name not in available("lpot.backends"):
             raise BackendNotFoundError(str(exc)) from exc
         raise
-    missing = missing_backend_methods(backend)
+    info = available("lpot.backends")[name]
+    check_engine(engine, where=f"backend {name!r} from {info.distribution or 'an unknown package'} ({info.value})")
+    return engine
+
+
+def check_engine(engine: object, *, where: str) -> None:
+    """Raise :class:`PluginError` naming ``where`` and every way ``engine`` breaks the contract."""
+    problems = engine_problems(engine)
+    if problems:
+        raise PluginError(f"{where} does not implement the lpot Engine contract: {'; '.join(problems)}")
+
+
+def engine_problems(engine: object) -> list[str]:
+    """What ``engine`` lacks of the contract (:mod:`lpot.engine`), as short sentences."""
+    from lpot.engine import FEATURE_MEMBERS, REQUIRED_MEMBERS, Feature
+
+    missing = [m for m in REQUIRED_MEMBERS if not hasattr(engine, m)]
     if missing:
-        info = available("lpot.backends")[name]
-        raise PluginError(
-            f"backend {name!r} from {info.distribution or 'an unknown package'} ({info.value}) does not implement "
-            f"the lpot Backend protocol: missing {', '.join(missing)}"
-        )
-    return backend
+        return [f"missing {', '.join(missing)}"]
+    problems = []
+    features = engine.features  # type: ignore[attr-defined]
+    unknown = [f for f in features if f not in set(Feature)]
+    if unknown:
+        problems.append(f"unknown features {sorted(map(str, unknown))} (known: {', '.join(f.value for f in Feature)})")
+    for feature in features:
+        lacking = [m for m in FEATURE_MEMBERS.get(Feature(feature), ()) if not callable(getattr(engine, m, None))]
+        if feature in set(Feature) and lacking:
+            problems.append(f"declares feature {str(feature)!r} but has no {', '.join(lacking)}")
+    aliases = engine.aliases  # type: ignore[attr-defined]
+    if not isinstance(aliases, dict) or not all(isinstance(v, dict) for v in aliases.values()):
+        problems.append("aliases must be a dict of {framework name: {setting: value}}")
+    return problems
 
 
-def missing_backend_methods(backend: object) -> list[str]:
-    """Names of the Backend protocol members ``backend`` lacks (checked when a backend is loaded)."""
+def backend_by_name(name: str) -> Any:
+    """The :class:`~lpot.backend.Backend` around the engine registered as ``name``."""
     from lpot.backend import Backend
 
-    members = [m for m in Backend.__dict__ if not m.startswith("_")] + ["name"]
-    return sorted({m for m in members if not hasattr(backend, m)})
+    return Backend(load_engine(name), registered=name)
+
+
+def framework_names() -> dict[str, str]:
+    """``{framework name: backend name}`` for every name ``model.framework`` may take (no import)."""
+    names = {name: name for name in available("lpot.backends")}
+    for alias, info in available("lpot.frameworks").items():
+        backend = next((n for n, b in available("lpot.backends").items() if b.value == info.value), None)
+        names.setdefault(alias, backend or alias)
+    return names
+
+
+def backend_for_framework(framework: str) -> tuple[Any, dict[str, Any]]:
+    """The backend answering to ``framework`` (a backend name or an alias it publishes) and the
+    settings the name implies (``{"format": "qdq"}``)."""
+    names = framework_names()
+    if framework not in names:
+        raise BackendNotFoundError(_not_installed(framework, names))
+    backend = backend_by_name(names[framework])
+    declared = backend.engine.aliases
+    if framework != backend.registered and framework not in declared:
+        raise PluginError(
+            f"the lpot.frameworks entry point {framework!r} points at backend {backend.registered!r}, "
+            f"whose engine does not declare it in its aliases ({', '.join(declared) or 'none'})"
+        )
+    return backend, dict(declared.get(framework, {}))
+
+
+def _not_installed(framework: str, names: dict[str, str]) -> str:
+    by_backend: dict[str, list[str]] = {}
+    for alias, backend in sorted(names.items()):
+        by_backend.setdefault(backend, []).append(alias)
+    installed = "; ".join(f"{b} ({', '.join(a)})" for b, a in sorted(by_backend.items())) or "none"
+    close = difflib.get_close_matches(framework, list(names), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    stem = framework.split("_")[0]
+    return (
+        f"no installed backend answers to model.framework {framework!r}; installed: {installed}.{hint} "
+        f"Backends are packages named lpot-<framework> (for this one perhaps: pip install lpot-{stem})"
+    )
 
 
 def backend_for(model: object) -> Any:
@@ -164,15 +220,11 @@ def backend_for(model: object) -> Any:
             tried.append(f"{name} (unavailable)")
             continue
         tried.append(name)
-        try:
-            if backend.accepts(model):
-                return backend
-        except Exception:  # accepts() must not raise; a buggy one must not hide the others
-            continue
+        if backend.accepts(model):
+            return backend
     shown = repr(model) if isinstance(model, str) else type(model).__module__ + "." + type(model).__qualname__
-    hints = ", ".join(f"pip install {p}" for n, p in BACKEND_PACKAGES.items() if n not in tried)
     raise BackendNotFoundError(
         f"no installed backend accepts model {shown}; installed backends: {', '.join(tried) or 'none'}. "
-        f"Install the backend for your framework ({hints or 'all known backends are installed'}) "
-        "or set model.framework in the config."
+        "Install the backend for your framework (packages named lpot-<framework>) or set "
+        "model.framework in the config."
     )

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 FP32 = "fp32"
@@ -19,11 +20,20 @@ DTYPES = ("int8", "uint8", "fp32", "bf16", "fp16")
 SCHEMES = ("sym", "asym")
 GRANULARITIES = ("per_tensor", "per_channel")
 ALGORITHMS = ("minmax", "kl", "percentile")
-APPROACHES = (
-    "post_training_static_quant",
-    "post_training_dynamic_quant",
-    "quant_aware_training",
-)
+
+
+class Approach(str, Enum):
+    """How a model is quantized: LPOT's ``quantization.approach`` values (compare equal to them)."""
+
+    STATIC = "post_training_static_quant"
+    DYNAMIC = "post_training_dynamic_quant"
+    QAT = "quant_aware_training"
+
+    __str__ = str.__str__  # messages and JSON show the LPOT name, not "Approach.STATIC"
+    __format__ = str.__format__
+
+
+APPROACHES = tuple(a.value for a in Approach)
 
 JSONValue = Any
 
@@ -142,25 +152,37 @@ def _expand(choices: TensorChoices) -> list[TensorConfig]:
 
 @dataclass(frozen=True, kw_only=True)
 class Capability:
-    """A backend's answer to "what could be quantized in this model, and how?".
+    """An engine's answer to "what could be quantized in this model, and how?".
 
-    ``opwise`` lists every quantizable op in graph order; ``optypewise`` the choices per op type.
-    ``approaches`` are the quantization approaches the backend supports for this model, and
-    ``options`` the model-wise knobs of the backend (e.g. ONNX ``format``: ``qdq``/``qoperator``),
-    each with its allowed values, default first. ``last_resort`` names option values (among
-    ``options``) that leave INT8 altogether, such as a BF16 model family: a strategy that stops at
-    the first recipe meeting the goal tries them only after INT8 with op-wise fallback has failed,
-    so a slower precision never wins just by being tried first.
+    ``opwise`` lists every quantizable op in graph order with the choices the engine applies *per
+    op*; a knob the framework only takes for the whole model is one of ``options`` instead (e.g. ONNX
+    ``format``: ``qdq``/``qoperator``), each with its allowed values, default first, so that two
+    recipes that differ are two different models. Options named ``<tensor>.<attr>``
+    (``weight.granularity``) are the model-wise form of a tensor setting: a YAML ``model_wise`` rule
+    narrows them like it narrows per-op choices. ``approaches`` are the approaches the engine
+    supports for this model. ``last_resort`` names option values that leave INT8 altogether (a BF16
+    model family): tried only after INT8 with op-wise fallback has failed, so a slower precision
+    never wins just by being tried first. ``tensors`` maps an op name to the calibrated tensors its
+    calibration algorithm ranges (its outputs, as the engine names them in :class:`Stats`): the core
+    applies the one range rule with it (see :func:`lpot.engine.tensor_ranges`).
     """
 
-    optypewise: Mapping[str, OpCapability]
     opwise: Mapping[OpKey, OpCapability]
-    approaches: tuple[str, ...] = ("post_training_static_quant",)
+    approaches: tuple[str, ...] = (Approach.STATIC.value,)
     options: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
     last_resort: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
+    tensors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def optypewise(self) -> dict[str, OpCapability]:
+        """The first op's choices per op type: the original tool's seed view, for display."""
+        out: dict[str, OpCapability] = {}
+        for key, cap in self.opwise.items():
+            out.setdefault(key.op_type, cap)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        """The seed format of the original tool, with op keys as ``[name, op_type]`` strings."""
+        """The seed format of the original tool, with op keys as ``name::op_type`` strings."""
         return {
             "optypewise": {t: c.to_dict() for t, c in self.optypewise.items()},
             "opwise": {f"{k.name}::{k.op_type}": c.to_dict() for k, c in self.opwise.items()},
@@ -177,7 +199,7 @@ class Recipe:
     samples; ``options`` holds values of the backend's declared model-wise knobs.
     """
 
-    approach: str = "post_training_static_quant"
+    approach: str = Approach.STATIC.value
     ops: Mapping[OpKey, OpConfig] = field(default_factory=dict)
     calib_sampling_size: int = 100
     options: Mapping[str, JSONValue] = field(default_factory=dict)
@@ -202,26 +224,25 @@ class Recipe:
 
     def calibration_algorithms(self) -> set[str]:
         """Which calibration algorithms the quantized activations of this recipe need."""
-        if self.approach != "post_training_static_quant":
+        if self.approach != Approach.STATIC:
             return set()
         return {c.activation.algorithm or "minmax" for c in self.ops.values() if c.is_quantized}
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able, ops in the recipe's (graph) order: a recipe read back from history proposes
+        its fallbacks in the order an uninterrupted run would."""
         return {
-            "approach": self.approach,
+            "approach": str(self.approach),
             "calib_sampling_size": self.calib_sampling_size,
             "options": dict(self.options),
-            "ops": [
-                {"name": k.name, "op_type": k.op_type, **c.to_dict()}
-                for k, c in sorted(self.ops.items(), key=lambda kv: kv[0])
-            ],
+            "ops": [{"name": k.name, "op_type": k.op_type, **c.to_dict()} for k, c in self.ops.items()],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
         ops = {OpKey(o["name"], o["op_type"]): OpConfig.from_dict(o) for o in data.get("ops", [])}
         return cls(
-            approach=data.get("approach", "post_training_static_quant"),
+            approach=str(data.get("approach", Approach.STATIC.value)),
             ops=ops,
             calib_sampling_size=int(data.get("calib_sampling_size", 100)),
             options=dict(data.get("options", {})),
@@ -235,5 +256,8 @@ class Recipe:
         return cls.from_dict(json.loads(text))
 
     def fingerprint(self) -> str:
-        """A stable short hash: equal recipes are never tried twice."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """A stable short hash of the content, whatever the order of ops: equal recipes are never
+        tried twice."""
+        data = self.to_dict()
+        data["ops"] = sorted(data["ops"], key=lambda o: (o["name"], o["op_type"]))
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

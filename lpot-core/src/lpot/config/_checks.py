@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -117,6 +118,14 @@ def text(value: Any, key: str) -> str:
         value = os.fspath(value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidField(key, f"expected a non-empty string, got {show(value)}")
+    return value
+
+
+def identifier(value: Any, key: str) -> str:
+    """A name such as a framework's: letters, digits, ``_``, ``-`` and ``.``."""
+    text(value, key)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", value):
+        raise InvalidField(key, f"expected a name such as onnxrt_qdqops, got {show(value)}")
     return value
 
 

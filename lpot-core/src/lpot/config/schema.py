@@ -49,20 +49,6 @@ __all__ = [
     "WorkspaceConfig",
 ]
 
-# LPOT framework name -> (backend entry point, model-wise format the backend is asked for)
-FRAMEWORKS: dict[str, tuple[str, str | None]] = {
-    "onnxrt_qlinearops": ("onnxrt", "qoperator"),
-    "onnxrt_qdqops": ("onnxrt", "qdq"),
-    "onnxrt_integerops": ("onnxrt", "integer"),
-    "onnxruntime": ("onnxrt", None),
-    "onnxrt": ("onnxrt", None),
-    "pytorch": ("pytorch", None),
-    "pytorch_fx": ("pytorch", None),
-    "pytorch_ipex": ("pytorch", None),
-    "tensorflow": ("tensorflow", None),
-    "keras": ("tensorflow", None),
-    "mxnet": ("mxnet", None),
-}
 DEVICES = ("cpu", "gpu")
 # Sections of later LPOT releases, kept as raw mappings for the features that will use them.
 RAW_SECTIONS = ("pruning", "distillation", "graph_optimization", "mixed_precision", "benchmark", "nas")
@@ -83,7 +69,12 @@ _set = object.__setattr__
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """Which model: ``framework`` is LPOT's name (``onnxrt_qlinearops``...) or None (backend found by the model)."""
+    """Which model. ``framework`` is a backend's name or one of the LPOT names a backend answers to
+    (``onnxrt_qlinearops``, ``pytorch_fx``...; backends publish them as ``lpot.frameworks`` entry
+    points, so it is checked when tuning starts, not here: a config loads where the backend is not
+    installed); None finds the backend by the model. ``outputs``: the output the metric scores
+    (first name; required for multi-output models with a built-in metric); ``inputs``: input names
+    the data must provide."""
 
     name: str = "model"
     framework: str | None = None
@@ -94,19 +85,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         c.text(self.name, "name")
         if self.framework is not None:
-            c.choice(self.framework, FRAMEWORKS, "framework")
+            c.identifier(self.framework, "framework")
         _set(self, "inputs", c.texts(self.inputs, "inputs"))
         _set(self, "outputs", c.texts(self.outputs, "outputs"))
 
     @property
-    def backend_name(self) -> str | None:
-        """The ``lpot.backends`` entry point serving this framework (``onnxrt``, ``pytorch``...)."""
-        return FRAMEWORKS[self.framework][0] if self.framework else None
-
-    @property
-    def framework_format(self) -> str | None:
-        """ONNX only: ``qoperator``, ``qdq`` or ``integer`` (dynamic); None for every other framework."""
-        return FRAMEWORKS[self.framework][1] if self.framework else None
+    def scored_output(self) -> str | None:
+        """The output a built-in metric scores (the first of ``outputs``), None: the only output."""
+        return self.outputs[0] if self.outputs else None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}

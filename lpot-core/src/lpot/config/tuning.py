@@ -8,6 +8,7 @@ from typing import Any
 
 from lpot.config import _checks as c
 from lpot.config._checks import validated, without_none
+from lpot.goal import Goal
 
 # tuning keys of later LPOT releases lpot accepts and keeps (in ``TuningConfig.extra``) without using.
 TUNING_EXTRA_KEYS = ("diagnosis",)
@@ -63,19 +64,12 @@ class AccuracyCriterion:
         if self.higher_is_better is not None:
             c.boolean(self.higher_is_better, "higher_is_better")
 
-    def goal(self, baseline: float, higher_is_better: bool) -> float:
-        """The worst accuracy still accepted (a relative margin uses ``abs(baseline)``)."""
-        margin = abs(baseline) * self.value if self.kind == "relative" else self.value
-        return baseline - margin if higher_is_better else baseline + margin
-
-    def is_met(self, baseline: float, accuracy: float, higher_is_better: bool) -> bool:
-        """True when ``accuracy`` is within the allowed loss; NaN never meets the goal.
-
-        A tolerance of 1e-9 of the baseline absorbs float rounding (0.33 - 10% is 0.29700000000000004).
-        """
-        goal = self.goal(baseline, higher_is_better)
-        slack = 1e-9 * max(1.0, abs(baseline))
-        return accuracy >= goal - slack if higher_is_better else accuracy <= goal + slack
+    def to_goal(self, baseline: float, higher_is_better: bool) -> Goal:
+        """The run's :class:`~lpot.goal.Goal` once the FP32 baseline is known (a relative margin
+        uses ``abs(baseline)``)."""
+        if self.kind == "relative":
+            return Goal.relative(baseline, self.value, higher_is_better)
+        return Goal.absolute(baseline, self.value, higher_is_better)
 
     def to_dict(self) -> dict[str, Any]:
         return without_none({self.kind: self.value, "higher_is_better": self.higher_is_better})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lpot.backend import Metric
+from lpot.metric import Metric
 from lpot.metrics.user import CallableMetric, as_metric, register, unregister
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lpot.backend import Metric
+from lpot.metric import Metric
 from lpot.errors import ConfigError, PluginError
 
 _REGISTERED: dict[str, Any] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lpot.tuning.history import read_workspace
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
 if TYPE_CHECKING:
     from lpot.tuning.result import TuningResult

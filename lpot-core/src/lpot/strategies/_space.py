@@ -17,8 +17,8 @@ from typing import Any
 
 from lpot.errors import PluginError
 from lpot.recipe import FP32_OP, OpConfig, OpKey, Recipe
-from lpot.tuning.space import TuningSpace
-from lpot.tuning.trial import OK, Trial
+from lpot.space import TuningSpace
+from lpot.trial import OK, Trial
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ class Grid:
 def fallback(space: TuningSpace, recipe: Recipe, ops: Sequence[OpKey]) -> Recipe:
     """``recipe`` with ``ops`` out of INT8, as the space says ops fall back (BF16 where the backend
     offers it, when the space knows such a rule), else FP32."""
-    rule = getattr(space, "fallback", None)
-    return rule(recipe, ops) if callable(rule) else recipe.fallback(ops)
+    return space.fallback(recipe, ops)
 
 
 def target(trial: Trial, score: float) -> float:

@@ -3,22 +3,24 @@
 Strategies are deterministic given the results they are told, which is what makes resume exact:
 the loop replays finished trials, and the strategy proposes what it would have proposed anyway.
 
-Parallel executors need several proposals in flight. A search says which of its proposals are
-independent by yielding a :class:`Batch`; the base class hands its items out one ``ask()`` at a
-time, without waiting for results, and sends the search the list of trials once the batch is
-decided. Proposals that must see a result first (a plain ``(label, recipe)`` yield) still go one
-at a time, so a search is exactly as parallel as it says it is and never less deterministic.
+Ask/tell is the only protocol (:class:`Strategy`). Parallel executors need several proposals in
+flight. A search says which of its proposals are independent by yielding a :class:`Batch`; the base
+class hands its items out one ``ask()`` at a time, without waiting for results, and sends the
+search the list of trials once the batch is decided. Proposals that must see a result first (a
+plain ``(label, recipe)`` yield) still go one at a time, so a search is exactly as parallel as it
+says it is and never less deterministic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from lpot.goal import Goal
 from lpot.recipe import Recipe
-from lpot.tuning.space import TuningSpace
-from lpot.tuning.trial import Trial
+from lpot.space import TuningSpace
+from lpot.trial import OK, Trial
 
 
 class Batch:
@@ -64,102 +66,97 @@ WAIT: Any = _Wait()
 
 @dataclass(frozen=True)
 class Proposal:
-    """One proposal of :meth:`SearchStrategy.ask`; its result goes back with ``tell(ticket, trial)``."""
+    """One proposal of :meth:`Strategy.ask`; its result goes back with ``tell(ticket, trial)``."""
 
     ticket: int
     label: str
     recipe: Recipe
 
 
+@dataclass(frozen=True)
+class Traits:
+    """What the loop needs to know of a strategy, declared instead of probed.
+
+    ``parallel_safe``: its independent proposals (batches) may run at once on a parallel executor
+    (False: one trial at a time whatever the workers). ``refines_after_met``: it keeps improving
+    after a recipe met the goal (the loop then runs until the search ends, not to the first met
+    trial). ``wants_inspection``: it ranks ops by per-op error, so the loop hands it an
+    :data:`Inspector` (quantize + inspect, no evaluation).
+    """
+
+    parallel_safe: bool = True
+    refines_after_met: bool = False
+    wants_inspection: bool = False
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What a strategy is given when a run starts (after the FP32 baseline, so the goal is known).
+
+    ``history``: trials of an interrupted run, replayed into the strategy (it proposes what it would
+    have anyway: resume is exact). ``workers``: how many trials run at once. ``inspect``: set for
+    strategies with ``traits.wants_inspection``.
+    """
+
+    space: TuningSpace
+    goal: Goal
+    history: Sequence[Trial] = ()
+    seed: int = 0
+    workers: int = 1
+    inspect: Inspector | None = field(default=None, compare=False)
+
+
 @runtime_checkable
 class Strategy(Protocol):
+    """The one strategy protocol: ask for proposals, tell results. Never touches a framework.
+
+    ``ask()`` returns the next :class:`Proposal`, :data:`WAIT` when the next one depends on a trial
+    still in flight, or None when the search is over (``stop_reason`` then says why). ``tell``
+    returns False for a result the search will not use (a batch item after the batch's cut).
+    """
+
     name: str
+    traits: Traits
+    stop_reason: str | None
 
-    def setup(
-        self, space: TuningSpace, history: Sequence[Trial], *, seed: int = 0, higher_is_better: bool = True
-    ) -> None: ...
-    def propose(self) -> Recipe | None: ...
-    def observe(self, trial: Trial) -> None: ...
-
-    @property
-    def label(self) -> str: ...
+    def setup(self, context: SearchContext) -> None: ...
+    def ask(self) -> Proposal | None: ...
+    def tell(self, ticket: int, trial: Trial) -> bool: ...
 
 
 class SearchStrategy:
     """Base class: subclasses write :meth:`search` as a generator of ``(label, recipe)`` or :class:`Batch`.
 
-    ``self.space``, ``self.seed`` and ``self.history`` are set by :meth:`setup`; ``label`` names the
-    stage of the last proposal ("model-wise", "fallback conv1", ...) for progress and reports.
-
-    Optional parts of the protocol the loop honours (a plain :class:`Strategy` may omit them):
-
-    - ``stop_reason``: set by :meth:`search` before it returns, says why the search ended
-      ("all 256 recipes tried"); the loop reports it as the run's stop reason.
-    - ``stop_at_first_met``: ``False`` for a strategy that keeps improving (e.g. re-quantizing ops
-      for speed) after a recipe met the criterion; the loop then runs until the search ends.
-    - ``use_inspector(inspect)``: called by the loop before :meth:`setup` with an
-      :data:`Inspector`, for strategies that rank ops by their output error.
-    - ``ask()`` / ``tell(ticket, trial)``: several proposals in flight (parallel executors). The
-      loop sets ``workers`` (how many trials run at once) before :meth:`setup`; a search that
-      batches model-based proposals (bayesian, tpe) may size its batches by it. ``propose()`` /
-      ``observe()`` are ``ask()`` / ``tell()`` one at a time.
+    ``self.space``, ``self.goal``, ``self.seed``, ``self.workers`` and ``self.history`` are set by
+    :meth:`setup`; a search ends by returning, after setting ``self.stop_reason`` ("all 256 recipes
+    tried"). Subclasses declare their :class:`Traits`.
     """
 
     name = "search"
-    stop_at_first_met = True
+    traits: ClassVar[Traits] = Traits()
     stop_reason: str | None = None
-    workers = 1
-    _inspector: Inspector | None = None
 
-    def use_inspector(self, inspect: Inspector) -> None:
-        self._inspector = inspect
+    def setup(self, context: SearchContext) -> None:
+        self.space = context.space
+        self.goal = context.goal
+        self.history = list(context.history)
+        self.seed = context.seed
+        self.workers = context.workers
+        self._inspector = context.inspect
+        self._search = self.search()
+        self._started = False
+        self._done = False
+        self.stop_reason = None
+        self._tickets = 0
+        self._current: _Step | None = None
 
     def op_errors(self, recipe: Recipe) -> dict[str, float]:
         """Per-op relative output error of ``recipe`` vs FP32; empty when nothing can inspect."""
         return dict(self._inspector(recipe)) if self._inspector is not None else {}
 
-    def setup(
-        self, space: TuningSpace, history: Sequence[Trial], *, seed: int = 0, higher_is_better: bool = True
-    ) -> None:
-        self.space = space
-        self.higher_is_better = higher_is_better
-        self.history = list(history)
-        self.seed = seed
-        self._search = self.search()
-        self._started = False
-        self._done = False
-        self._label = ""
-        self.stop_reason = None
-        self._tickets = 0
-        self._current: _Step | None = None
-        self._awaiting: int | None = None  # propose()/observe(): the ticket of the last proposal
-
-    @property
-    def label(self) -> str:
-        return self._label
-
     def search(self) -> Search:
         raise NotImplementedError
 
-    # one proposal at a time (the Strategy protocol) -----------------------------------------
-    def propose(self) -> Recipe | None:
-        if self._awaiting is not None:
-            raise RuntimeError(f"{self.name}: propose() called twice without observe()")
-        proposal = self.ask()
-        if proposal is WAIT:  # cannot happen when every proposal is observed before the next
-            raise RuntimeError(f"{self.name}: propose() needs the result of a trial still in flight")
-        if proposal is None:
-            return None
-        self._awaiting = proposal.ticket
-        return proposal.recipe
-
-    def observe(self, trial: Trial) -> None:
-        if self._awaiting is None:
-            raise RuntimeError(f"{self.name}: observe() without a proposal")
-        ticket, self._awaiting = self._awaiting, None
-        self.tell(ticket, trial)
-
-    # several proposals in flight ----------------------------------------------------------
     def ask(self) -> Proposal | None:
         """The next proposal, ``None`` when the search is over, or :data:`WAIT` when the next one
         depends on a trial that has not been told yet."""
@@ -176,7 +173,6 @@ class SearchStrategy:
                 if step.complete():  # the batch just ran out and every item is told
                     continue
                 return WAIT
-            self._label = proposal.label
             return proposal
         return None
 
@@ -204,9 +200,9 @@ class SearchStrategy:
 
     def score(self, trial: Trial) -> float:
         """Accuracy oriented so that larger is better; failed or NaN trials rank last."""
-        if trial.status != "ok" or trial.accuracy != trial.accuracy:
+        if trial.status != OK:
             return float("-inf")
-        return trial.accuracy if self.higher_is_better else -trial.accuracy
+        return self.goal.oriented(trial.accuracy)
 
 
 class _Step:

@@ -21,8 +21,8 @@ from dataclasses import replace
 
 from lpot.recipe import INT_DTYPES, OpKey, Recipe
 from lpot.strategies.base import Batch, Search, SearchStrategy, met
-from lpot.tuning.space import DIMENSIONS
-from lpot.tuning.trial import Trial
+from lpot.space import DIMENSIONS
+from lpot.trial import Trial
 
 
 class BasicStrategy(SearchStrategy):

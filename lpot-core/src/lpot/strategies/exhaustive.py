@@ -20,9 +20,7 @@ from collections.abc import Iterator
 from lpot.errors import ConfigError
 from lpot.recipe import Recipe
 from lpot.strategies._space import Grid
-from lpot.strategies.base import Batch, Search, SearchStrategy
-from lpot.tuning.space import TuningSpace
-from lpot.tuning.trial import Trial
+from lpot.strategies.base import Batch, Search, SearchContext, SearchStrategy
 
 DEFAULT_LIMIT = 100_000
 
@@ -35,7 +33,8 @@ class ExhaustiveStrategy(SearchStrategy):
             raise ConfigError(f"tuning.strategy.params.limit: expected an integer >= 0, got {limit!r}")
         self.limit = limit
 
-    def setup(self, space: TuningSpace, history: list[Trial], **kwargs: object) -> None:
+    def setup(self, context: SearchContext) -> None:
+        space = context.space
         size = Grid(space).size
         if self.limit and size > self.limit:
             raise ConfigError(
@@ -45,7 +44,7 @@ class ExhaustiveStrategy(SearchStrategy):
                 "and weight granularity), choose another strategy (basic, sensitivity, tpe), or set "
                 "tuning.strategy.params.limit: 0 to enumerate in order until the exit policy stops it."
             )
-        super().setup(space, history, **kwargs)  # type: ignore[arg-type]
+        super().setup(context)
 
     def search(self) -> Search:
         grid = Grid(self.space)

@@ -22,7 +22,7 @@ import logging
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
 from lpot.strategies._space import fallback
-from lpot.strategies.base import Batch, Search, SearchStrategy, met
+from lpot.strategies.base import Batch, Search, SearchStrategy, Traits, met
 
 log = logging.getLogger("lpot")
 RANKINGS = ("model_wise", "isolated")
@@ -30,6 +30,7 @@ RANKINGS = ("model_wise", "isolated")
 
 class MseStrategy(SearchStrategy):
     name = "mse"
+    traits = Traits(wants_inspection=True)
 
     def __init__(self, ranking: str = "model_wise") -> None:
         if ranking not in RANKINGS:

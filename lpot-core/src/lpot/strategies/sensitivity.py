@@ -31,16 +31,16 @@ from collections.abc import Generator
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
 from lpot.strategies._space import fallback
-from lpot.strategies.base import Batch, Search, SearchStrategy, met
+from lpot.strategies.base import Batch, Search, SearchStrategy, Traits, met
 from lpot.strategies.mse import rank_by_error
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
 RANKINGS = ("isolated", "model_wise", "fallback", "none")
 
 
 class SensitivityStrategy(SearchStrategy):
     name = "sensitivity"
-    stop_at_first_met = False  # re-quantization improves a recipe that already meets the goal
+    traits = Traits(refines_after_met=True, wants_inspection=True)  # re-quantization improves a met recipe
 
     def __init__(self, ranking: str = "isolated", requantize: bool = True) -> None:
         if ranking not in RANKINGS:

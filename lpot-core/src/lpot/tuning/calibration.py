@@ -1,102 +1,134 @@
-"""Calibration once per spec: the statistics every trial of a run shares.
+"""The calibration store: statistics once per (model, calibration data, spec), for the whole run.
 
-Statistics depend on (model, calibration data, algorithm, sampling size), never on which ops fall
-back, so a 30-trial fallback search calibrates once or twice, not 30 times. They are also written
-to the workspace as JSON, so a resumed run does not calibrate again.
+Statistics depend on the model, the calibration data, the algorithm and the sampling size, never on
+which ops fall back, so a 30-trial fallback search calibrates once or twice, not 30 times. Entries
+live in memory and in ``<workspace>/calibration/`` as JSON (plus an engine's artifacts as files),
+keyed by all four: a resumed run calibrates nothing again, a run on other data or another model
+never reads them. The one invalidation policy: when a fresh run starts, entries of other models or
+other data are deleted; entries that match are kept (same model, same data: same statistics).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lpot.backend import Backend, CalibrationSpec, Stats
 from lpot.data import LimitedLoader
+from lpot.data.fingerprint import data_fingerprint
+from lpot.engine import CalibrationSpec, Stats
 from lpot.errors import DataError
+from lpot.events import EventSink, NullSink
 from lpot.recipe import Recipe
-from lpot.tuning.runlog import event
 
 log = logging.getLogger("lpot")
 
 
-class CalibrationCache:
-    """Stats per :class:`CalibrationSpec`, in memory and in ``<workspace>/calibration/``."""
+class CalibrationStore:
+    """Stats per :class:`CalibrationSpec` for one model and one calibration loader."""
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Any,
         model: object,
         dataloader: Iterable[Any] | None,
         *,
-        store: Path | None,
+        folder: Path | None,
         model_fingerprint: str,
+        events: EventSink | None = None,
     ) -> None:
         self.backend = backend
         self.model = model
         self.dataloader = dataloader
-        self.store = store
+        self.folder = folder
         self.model_fingerprint = model_fingerprint
-        self.passes = 0  # calls to backend.calibrate in this process
+        self.events = events or NullSink()
+        self.passes = 0  # calls to the engine's calibrate in this process
         self._stats: dict[CalibrationSpec, Stats] = {}
+        self._data: dict[int, str] = {}  # sampling size -> data fingerprint
 
     def stats_for(self, recipe: Recipe) -> dict[str, Stats]:
         """The statistics a recipe needs, keyed by calibration algorithm."""
         return {
-            algorithm: self.get(
-                CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size)
-            )
+            algorithm: self.get(CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size))
             for algorithm in sorted(recipe.calibration_algorithms())
         }
 
     def get(self, spec: CalibrationSpec) -> Stats:
         if spec in self._stats:
             return self._stats[spec]
-        stats = self._read(spec)
-        if stats is None:
-            if self.dataloader is None:
-                raise DataError(
-                    "static quantization needs calibration data: pass q_dataloader (an iterable of "
-                    "(inputs, labels) batches) or use quantization.approach: post_training_dynamic_quant"
-                )
-            log.info("calibrating: %s over %d samples", spec.algorithm, spec.sampling_size)
-            stats = self.backend.calibrate(
-                self.model, LimitedLoader(self.dataloader, spec.sampling_size), spec
+        if self.dataloader is None:
+            raise DataError(
+                "static quantization needs calibration data: pass q_dataloader (an iterable of "
+                "(inputs, labels) batches) or use quantization.approach: post_training_dynamic_quant"
             )
+        key = self.key(spec)
+        stats = self._read(key)
+        if stats is None:
+            log.info("calibrating: %s over %d samples", spec.algorithm, spec.sampling_size)
+            stats = self.backend.calibrate(self.model, self.dataloader, spec)
             self.passes += 1
-            event(
+            self.events.emit(
                 "calibrated",
                 algorithm=spec.algorithm,
                 sampling_size=spec.sampling_size,
                 samples=stats.samples_seen,
                 tensors=len(stats.ranges),
             )
-            self._write(stats)
+            self._write(key, stats)
         self._stats[spec] = stats
         return stats
 
-    def _file(self, spec: CalibrationSpec) -> Path | None:
-        if self.store is None:
-            return None
-        return self.store / f"{self.model_fingerprint[:16]}-{spec.key()}.json"
+    def key(self, spec: CalibrationSpec) -> str:
+        """``<model>-<data>-<algorithm>-<sampling size>``: what the statistics depend on."""
+        return f"{self._prefix(spec.sampling_size)}{spec.key()}"
 
-    def _read(self, spec: CalibrationSpec) -> Stats | None:
-        path = self._file(spec)
-        if path is None or not path.exists():
+    def _prefix(self, sampling_size: int) -> str:
+        data = self._data.get(sampling_size)
+        if data is None:
+            data = data_fingerprint(LimitedLoader(self.dataloader or [], sampling_size), labels=False)
+            self._data[sampling_size] = data
+        return f"{self.model_fingerprint[:16]}-{data.replace(':', '_')[:20]}-"
+
+    def prune(self, sampling_sizes: Iterable[int]) -> None:
+        """A fresh run: delete the entries of other models or other calibration data."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        keep = tuple(self._prefix(n) for n in sampling_sizes) if self.dataloader is not None else ()
+        for path in self.folder.iterdir():
+            if not (keep and path.name.startswith(keep)):
+                path.unlink(missing_ok=True)
+
+    def _read(self, key: str) -> Stats | None:
+        if self.folder is None:
+            return None
+        path = self.folder / f"{key}.json"
+        if not path.exists():
             return None
         try:
-            return Stats.from_dict(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError):
+            data = json.loads(path.read_text())
+            artifacts = {name: (self.folder / f"{key}.{name}.bin").read_bytes() for name in data.get("artifacts", [])}
+            return Stats.from_dict(data, artifacts)
+        except (OSError, ValueError, KeyError, TypeError):
             log.warning("ignoring unreadable calibration cache %s", path)
             return None
 
-    def _write(self, stats: Stats) -> None:
-        path = self._file(stats.spec)
-        if path is None:
+    def _write(self, key: str, stats: Stats) -> None:
+        if self.folder is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stats.to_dict()))
-        tmp.replace(path)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, content in stats.artifacts.items():
+            _atomic_write(self.folder / f"{key}.{name}.bin", content)
+        _atomic_write(self.folder / f"{key}.json", json.dumps(stats.to_dict()).encode())
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)

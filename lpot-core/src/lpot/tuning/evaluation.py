@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lpot.backend import Backend, Metric
 from lpot.errors import ConfigError, EvaluationError, LpotError
+from lpot.goal import Goal
+from lpot.metric import Metric
 
 
 @dataclass(frozen=True)
@@ -56,31 +57,30 @@ class Evaluation:
     on_slice: bool = False
     samples: int | None = None  # samples behind ``value`` when staged
     bound: float | None = None  # the slice's confidence bound, when staged
-    goal: float | None = None
+    goal: float | None = None  # the threshold it was staged against
+
+    def details(self) -> dict[str, Any]:
+        if self.bound is None:
+            return {}
+        return {"on_slice": self.on_slice, "samples": self.samples, "slice_bound": self.bound, "goal": self.goal}
 
 
 @dataclass
 class Evaluator:
-    """Scores native models; ``higher_is_better`` orients the accuracy criterion.
+    """Scores native models; ``higher_is_better`` is the direction the run's goal is built with.
 
-    With ``staging`` and ``criterion`` set (usage (a) only), trials are evaluated in stages against
-    the goal derived from the FP32 baseline: the baseline is the evaluation of ``reference`` (the
-    FP32 model; without one, the first model evaluated, as the tuning loop evaluates FP32 first),
-    or ``set_baseline``. ``last`` says how the latest call decided; ``slice_decisions`` counts the
-    trials decided on the slice alone.
+    With ``staging`` (usage (a) only) a trial evaluated against a goal is scored in stages: a slice
+    first, and the rest only when the slice does not already show it misses the goal. ``output``
+    names the model output the metric scores (None: the only one).
     """
 
-    backend: Backend
+    backend: Any
     higher_is_better: bool
     eval_func: Callable[[Any], Any] | None = None
     dataloader: Iterable[Any] | None = None
     metric: Metric | None = None
-    criterion: Any = None  # lpot.config.AccuracyCriterion
     staging: Staging | None = None
-    reference: Any = None
-    baseline: float | None = None
-    last: Evaluation | None = field(default=None, repr=False)
-    slice_decisions: int = 0
+    output: str | None = None
 
     @property
     def description(self) -> str:
@@ -89,14 +89,11 @@ class Evaluator:
         staged = f", staged (every {self.staging.every}th batch first)" if self.staging else ""
         return f"metric {type(self.metric).__name__} on eval_dataloader{staged}"
 
-    def set_baseline(self, value: float) -> None:
-        self.baseline = float(value)
-
     def __call__(self, model: object) -> float:
         return self.evaluate(model).value
 
-    def evaluate(self, model: object) -> Evaluation:
-        """Score ``model``; in stages when staging applies, else on all the data."""
+    def evaluate(self, model: object, goal: Goal | None = None) -> Evaluation:
+        """Score ``model``; in stages when staging applies and a ``goal`` is given, else on all data."""
         if self.eval_func is not None:
             try:
                 value = self.eval_func(model)
@@ -104,59 +101,36 @@ class Evaluator:
                 raise
             except Exception as exc:
                 raise EvaluationError(f"eval_func raised {type(exc).__name__}: {exc}") from exc
-            self.last = Evaluation(_finite(value, "eval_func"))
-            return self.last
-        assert self.dataloader is not None and self.metric is not None
+            return Evaluation(_finite(value, "eval_func"))
+        if self.dataloader is None or self.metric is None:
+            raise ConfigError("nothing to evaluate with: no eval_func and no evaluation data with a metric")
         source = f"metric {type(self.metric).__name__}"
-        goal = self._goal(model)
-        if goal is None:
-            value = _finite(self.backend.evaluate(model, self.dataloader, self.metric), source)
-            if self.baseline is None and self.staging is not None and self.criterion is not None:
-                self.baseline = value  # the first model evaluated is FP32 (see the class docstring)
-            self.last = Evaluation(value)
-        else:
-            self.last = self._staged(model, goal, source)
-        return self.last
+        if goal is None or self.staging is None:
+            return Evaluation(_finite(self._score(model, self.dataloader, self.metric), source))
+        return self._staged(model, goal, source)
 
-    def _goal(self, model: object) -> float | None:
-        """The goal a staged evaluation tests against, or None to evaluate on all the data."""
-        if self.staging is None or self.criterion is None:
-            return None
-        if self.reference is not None and model is self.reference:
-            return None
-        if self.baseline is None:
-            if self.reference is None:
-                return None
-            from lpot.tuning.runlog import event
+    def _score(self, model: object, data: Iterable[Any], metric: Metric) -> float:
+        try:
+            return self.backend.evaluate(model, data, metric, self.output)
+        except LpotError:
+            raise
+        except Exception as exc:
+            raise EvaluationError(f"evaluating the model failed: {type(exc).__name__}: {exc}") from exc
 
-            # a resumed run took its baseline from history: evaluate FP32 once more for the goal
-            self.baseline = _finite(
-                self.backend.evaluate(self.reference, self.dataloader, self.metric), "the FP32 baseline"
-            )
-            event("staged evaluation baseline", baseline=self.baseline)
-        return self.criterion.goal(self.baseline, self.higher_is_better)
-
-    def _staged(self, model: object, goal: float, source: str) -> Evaluation:
-        from lpot.tuning.runlog import event
-
+    def _staged(self, model: object, goal: Goal, source: str) -> Evaluation:
         assert self.staging is not None and self.dataloader is not None and self.metric is not None
         split = _Split(self.dataloader, self.staging.every, int(self.staging.cache_mb * 2**20))
-        value = _finite(self.backend.evaluate(model, split.slice(), self.metric), source)
+        value = _finite(self._score(model, split.slice(), self.metric), source)
         samples = getattr(_inner(self.metric), "samples", 0)
         low, high = _inner(self.metric).sample_range
         bound = confidence_bound(
-            value, samples, 1 - self.staging.confidence, low, high, upper=self.higher_is_better
+            value, samples, 1 - self.staging.confidence, low, high, upper=goal.higher_is_better
         )
-        slack = 1e-9 * max(1.0, abs(goal))
-        fails = bound < goal - slack if self.higher_is_better else bound > goal + slack
-        fields = {"slice_value": value, "samples": samples, "bound": bound, "goal": goal}
-        if fails:
-            self.slice_decisions += 1
-            event("staged evaluation", decided_on_slice=True, **fields)
-            return Evaluation(value, on_slice=True, samples=samples, bound=bound, goal=goal)
-        full = _finite(self.backend.evaluate(model, split.rest(), _Continued(self.metric)), source)
-        event("staged evaluation", decided_on_slice=False, value=full, **fields)
-        return Evaluation(full, samples=getattr(_inner(self.metric), "samples", None), bound=bound, goal=goal)
+        if not goal.met(bound):
+            return Evaluation(value, on_slice=True, samples=samples, bound=bound, goal=goal.threshold)
+        full = _finite(self._score(model, split.rest(), _Continued(self.metric)), source)
+        samples = getattr(_inner(self.metric), "samples", None)
+        return Evaluation(full, samples=samples, bound=bound, goal=goal.threshold)
 
 
 def confidence_bound(mean: float, n: int, delta: float, low: float, high: float, *, upper: bool) -> float:
@@ -298,23 +272,21 @@ def _finite(value: Any, source: str) -> float:
 
 
 def make_evaluator(
-    backend: Backend,
+    backend: Any,
     *,
     eval_func: Callable[[Any], Any] | None,
     eval_dataloader: Iterable[Any] | None,
     metric_config: Any,
     higher_is_better: bool | None,
     postprocess: Iterable[Any] = (),
-    criterion: Any = None,
     staged: bool | Staging | None = None,
-    reference: Any = None,
+    output: str | None = None,
 ) -> Evaluator:
     """Pick usage (b) when an eval_func is given, else usage (a); explain what is missing.
 
     ``staged`` (``tuning.staged_evaluation``): None (default) stages usage (a) whenever the metric
-    is a mean of bounded per-sample scores (accuracy, topk, exact match, SQuAD F1) and a
-    ``criterion`` is given; True requires it (an error says why it cannot apply); False never
-    stages. ``reference`` is the FP32 model, whose evaluation is the baseline.
+    is a mean of bounded per-sample scores (accuracy, topk, exact match, SQuAD F1); True requires it
+    (an error says why it cannot apply); False never stages.
     """
     if staged is not None and not isinstance(staged, (bool, Staging)):
         raise ConfigError(f"tuning.staged_evaluation must be true or false, got {staged!r}")
@@ -328,9 +300,7 @@ def make_evaluator(
                 "tuning.staged_evaluation: true needs lpot to own the evaluation (eval_dataloader and "
                 "evaluation.accuracy.metric); an eval_func cannot be run on a slice. Remove the key or set false"
             )
-        return Evaluator(
-            backend, higher_is_better if higher_is_better is not None else True, eval_func=eval_func
-        )
+        return Evaluator(backend, higher_is_better if higher_is_better is not None else True, eval_func=eval_func)
     if eval_dataloader is None or metric_config is None:
         missing = "eval_dataloader" if eval_dataloader is None else "evaluation.accuracy.metric in the config"
         raise ConfigError(
@@ -346,28 +316,24 @@ def make_evaluator(
     direction = metric.higher_is_better if higher_is_better is None else higher_is_better
     if postprocess:
         metric = PostprocessedMetric(metric, list(postprocess))
-    staging = _staging(staged, metric, criterion)
     return Evaluator(
         backend,
         direction,
         dataloader=eval_dataloader,
         metric=metric,
-        criterion=criterion if staging else None,
-        staging=staging,
-        reference=reference,
+        staging=_staging(staged, metric),
+        output=output,
     )
 
 
-def _staging(staged: bool | Staging | None, metric: Metric, criterion: Any) -> Staging | None:
+def _staging(staged: bool | Staging | None, metric: Metric) -> Staging | None:
     if staged is False:
         return None
-    if stageable(metric) and criterion is not None:
+    if stageable(metric):
         return staged if isinstance(staged, Staging) else Staging()
     if staged is None:
         return None
     name = type(_inner(metric)).__name__
-    if criterion is None:
-        raise ConfigError("staged evaluation needs the accuracy criterion to know when a slice clearly fails")
     raise ConfigError(
         f"tuning.staged_evaluation: true, but metric {name} is not a mean of per-sample scores in a known "
         "range, so a slice cannot bound it (accuracy, topk, exact_match and squad_f1 can; a user metric "

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from lpot.errors import ResumeError
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILENAME = "history.sqlite"
 
 _SCHEMA = """
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS baseline (
 CREATE TABLE IF NOT EXISTS trials (
     idx INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, label TEXT NOT NULL, recipe TEXT NOT NULL,
     accuracy REAL, met INTEGER NOT NULL, objective REAL, status TEXT NOT NULL, error TEXT,
-    quantize_s REAL, evaluate_s REAL, finished_at REAL
+    quantize_s REAL, evaluate_s REAL, finished_at REAL, details TEXT
 );
 """
 

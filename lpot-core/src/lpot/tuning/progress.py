@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Any
 
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
 
 class Progress:

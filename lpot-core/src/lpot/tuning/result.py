@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from lpot.recipe import Recipe
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
-MET = "met"  # a recipe meets the accuracy criterion
-BUDGET_SPENT = "budget_spent"  # max_trials or timeout ended the search before the goal was met
-EXHAUSTED = "exhausted"  # the strategy tried everything it would; the goal was not met
+
+class Status(str, Enum):
+    """How a run ended (compares equal to its value, which is what history and JSON hold)."""
+
+    MET = "met"  # a recipe meets the accuracy criterion
+    BUDGET_SPENT = "budget_spent"  # max_trials or timeout ended the search before the goal was met
+    EXHAUSTED = "exhausted"  # the strategy tried everything it would; the goal was not met
+    FAILED = "failed"  # every trial failed: the result is the FP32 model
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+MET, BUDGET_SPENT, EXHAUSTED, FAILED = Status.MET, Status.BUDGET_SPENT, Status.EXHAUSTED, Status.FAILED
 
 
 @dataclass

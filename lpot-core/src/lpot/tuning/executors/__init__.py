@@ -2,16 +2,16 @@
 
 The loop (driver) proposes, calibrates, keeps the history and decides; an executor only runs
 trials (quantize with the given statistics, evaluate, measure the objective) and hands back
-:class:`~lpot.tuning.trial.Trial` objects:
+:class:`~lpot.trial.Trial` objects:
 
 - ``serial`` (default): in the driver, one at a time, exactly the behaviour of a run without executor;
 - ``local``: a pool of worker processes on this machine, each pinned to its own cores;
 - ``ray``: tasks on a Ray cluster (an existing one at ``address``, or a local one).
 
 Remote executors get everything that does not change between trials once (:class:`WorkerContext`:
-the FP32 model, the evaluator with its data, the objective, the criterion) and, per trial, a
-:class:`TrialTask`: the recipe, the baseline and the calibration statistics as plain JSON data.
-Calibration stays in the driver (once per spec, cached in the workspace).
+the FP32 model, the evaluator with its data, the objective) and, per trial, a :class:`TrialTask`:
+the recipe, the goal and the calibration statistics as plain JSON data. Calibration stays in the
+driver (once per spec, cached in the workspace).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lpot.errors import ConfigError, EvaluationError, LpotError, QuantizationError
+from lpot.goal import Goal
 from lpot.recipe import Recipe
-from lpot.tuning.trial import FAILED, OK, Trial
+from lpot.trial import FAILED, OK, Trial
 
 log = logging.getLogger("lpot")
-EXECUTORS = ("serial", "local", "ray")
 
 
 class WorkerSetupError(LpotError, RuntimeError):
@@ -45,14 +45,17 @@ class TrialTask:
     index: int
     label: str
     recipe: Recipe
-    baseline: float
-    higher_is_better: bool
+    goal: Goal
     stats: dict[str, dict[str, Any]] | None = None  # algorithm -> Stats.to_dict(), remote executors only
     attempt: int = 0  # retries after the worker running it died
 
 
 class Executor(Protocol):
-    """Runs trials; ``workers`` of them at once. ``remote``: in other processes than the driver."""
+    """Runs trials; ``workers`` of them at once. ``remote``: in other processes than the driver.
+
+    Remote executors are started once per run with the serialized :class:`WorkerContext`
+    (``start(payload)``) and serialize it with ``dumps`` (pickle, or Ray's cloudpickle).
+    """
 
     name: str
     workers: int
@@ -65,12 +68,18 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+class RemoteExecutor(Executor, Protocol):
+    cores_per_worker: int
+
+    def start(self, payload: bytes) -> None: ...
+    def dumps(self, value: Any) -> bytes: ...
+
+
 def execute_trial(
     task: TrialTask,
     quantize: Callable[[Recipe], Any],
-    evaluate: Callable[[Any], float],
-    is_met: Callable[[float], bool],
-    measure: Callable[[Any], float | None],
+    evaluate: Callable[[Any, Goal], Any],
+    measure: Callable[[Any], tuple[float | None, dict[str, float]]],
 ) -> tuple[Trial, Any]:
     """Quantize, evaluate and measure one recipe: the body of a trial, in the driver or a worker.
 
@@ -89,12 +98,13 @@ def execute_trial(
         return failed_trial(task, f"{type(exc).__name__}: {exc}", time.monotonic() - t0), None
     t1 = time.monotonic()
     try:
-        accuracy = evaluate(model)
+        evaluation = evaluate(model, task.goal)
     except EvaluationError as exc:
         return failed_trial(task, f"evaluation: {exc}", t1 - t0), None
     t2 = time.monotonic()
-    met = is_met(accuracy)
-    objective = measure(model)  # for every trial: reports plot accuracy against it
+    accuracy = float(evaluation.value)
+    met = task.goal.met(accuracy)
+    objective, parts = measure(model)  # for every trial: reports plot accuracy against it
     trial = Trial(
         index=task.index,
         recipe=task.recipe,
@@ -105,6 +115,7 @@ def execute_trial(
         status=OK,
         quantize_s=t1 - t0,
         evaluate_s=t2 - t1,
+        details={**evaluation.details(), **({"objective_parts": parts} if parts else {})},
     )
     return trial, model
 
@@ -127,14 +138,14 @@ class WorkerContext:
     """What every trial of a run shares, sent to each worker once.
 
     ``backend`` is the backend's entry-point name (workers load it through the same entry points)
-    or, for a backend object that is not registered, the object itself. The evaluator travels
-    without its backend; :meth:`bind` gives it the worker's.
+    or, for an engine that is not registered, the Backend itself. The evaluator travels without its
+    backend; :meth:`bind` gives it the worker's.
     """
 
     backend: Any
     model: Any
+    tensors: Any  # op name -> calibrated tensors (the space's), for the range rule
     evaluator: Any
-    criterion: Any
     objective: Any
     bench_dataloader: Any
     q_dataloader: Any
@@ -152,56 +163,52 @@ class WorkerContext:
         self._bound = True
 
     def run(self, task: TrialTask) -> Trial:
-        from lpot.backend import Stats
+        from lpot.engine import Stats
 
         self.bind()
         stats = {algorithm: Stats.from_dict(d) for algorithm, d in (task.stats or {}).items()}
-        set_baseline = getattr(self.evaluator, "set_baseline", None)  # staged evaluation needs the goal
-        if callable(set_baseline) and getattr(self.evaluator, "baseline", None) != task.baseline:
-            set_baseline(task.baseline)
 
         def quantize(recipe: Recipe) -> Any:
-            if self.q_func is not None:  # only backends that train (QAT) take it
-                return self.backend.quantize(self.model, recipe, stats, self.q_dataloader, q_func=self.q_func)
-            return self.backend.quantize(self.model, recipe, stats, self.q_dataloader)
+            return self.backend.quantize(
+                self.model, recipe, stats, self.tensors, train=self.q_func, calibration=self.q_dataloader
+            )
 
-        def measure(model: Any) -> float | None:
-            if self.bench_dataloader is None and self.objective.name != "model_size":
-                return None
-            return self.objective.measure(self.backend, model, self.bench_dataloader or [])
+        def measure(model: Any) -> tuple[float | None, dict[str, float]]:
+            return measure_objective(self.objective, self.backend, model, self.bench_dataloader)
 
-        def is_met(accuracy: float) -> bool:
-            return self.criterion.is_met(task.baseline, accuracy, task.higher_is_better)
-
-        trial, _ = execute_trial(task, quantize, self.evaluator, is_met, measure)
+        trial, _ = execute_trial(task, quantize, self.evaluator.evaluate, measure)
         return trial
+
+
+def measure_objective(
+    objective: Any, backend: Any, model: Any, dataloader: Any
+) -> tuple[float | None, dict[str, float]]:
+    """The objective of ``model`` (None where it needs data and there is none) and its parts
+    (the raw figures behind a weighted objective)."""
+    from lpot.objectives import objective_parts
+
+    if dataloader is None and objective.name != "model_size":
+        return None, {}
+    value = objective.measure(backend, model, dataloader or [])
+    return value, objective_parts(objective, value)
 
 
 def worker_context(job: Any) -> WorkerContext:
     """The :class:`WorkerContext` of a tuning job, without progress bars and without live backends."""
-    from lpot import plugins
     from lpot.tuning.progress import ProgressLoader
 
     def plain(loader: Any) -> Any:
         return loader.loader if isinstance(loader, ProgressLoader) else loader
 
-    backend: Any = job.backend
-    info = plugins.available("lpot.backends").get(getattr(backend, "name", ""))
-    if info is not None:
-        try:
-            if type(backend) is plugins.load("lpot.backends", info.name):
-                backend = info.name
-        except LpotError:
-            pass
     evaluator = copy.copy(job.evaluator)
     evaluator.backend = None
-    if getattr(evaluator, "dataloader", None) is not None:
+    if evaluator.dataloader is not None:
         evaluator.dataloader = plain(evaluator.dataloader)
     return WorkerContext(
-        backend=backend,
+        backend=job.backend.registered or job.backend,
         model=job.model,
+        tensors=dict(job.space.tensors),
         evaluator=evaluator,
-        criterion=job.criterion,
         objective=job.objective,
         bench_dataloader=plain(job.bench_dataloader),
         q_dataloader=plain(job.q_dataloader),
@@ -217,11 +224,11 @@ def pack_context(
         return dumps(context)
     except Exception as whole:
         evaluator = context.evaluator
-        eval_func = getattr(evaluator, "eval_func", None)
+        eval_func = evaluator.eval_func
         parts: list[tuple[str, Any]] = [
             (f"eval_func {_name(eval_func)}", eval_func),
-            ("the evaluation dataloader (eval_dataloader)", getattr(evaluator, "dataloader", None)),
-            ("the evaluation metric", getattr(evaluator, "metric", None)),
+            ("the evaluation dataloader (eval_dataloader)", evaluator.dataloader),
+            ("the evaluation metric", evaluator.metric),
             ("the evaluator", evaluator),
             ("q_func", context.q_func),
             ("the calibration dataloader (q_dataloader)", context.q_dataloader),
@@ -284,7 +291,7 @@ class InlineExecutor:
         self._queue.clear()
 
 
-def create_executor(config: Any) -> Any:
+def create_executor(config: Any) -> RemoteExecutor:
     """A remote executor for ``tuning.executor`` (``local`` or ``ray``), to be started with a payload."""
     if config.name == "local":
         from lpot.tuning.executors.local import LocalExecutor
@@ -301,4 +308,4 @@ def create_executor(config: Any) -> Any:
             address=config.address,
             max_retries=config.max_retries,
         )
-    raise ConfigError(f"tuning.executor.name: expected one of {', '.join(EXECUTORS)}, got {config.name!r}")
+    raise ConfigError(f"tuning.executor.name: expected local or ray here, got {config.name!r}")

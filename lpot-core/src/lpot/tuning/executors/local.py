@@ -28,7 +28,7 @@ from typing import Any
 from lpot.errors import LpotError
 from lpot.tuning.executors import TrialTask, WorkerSetupError, failed_trial
 from lpot.tuning.executors._worker import THREAD_VARIABLES, available_cores, local_main, slot_cores
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
 log = logging.getLogger("lpot")
 START_TIMEOUT_S = 300.0
@@ -77,6 +77,11 @@ class LocalExecutor:
         self._done: list[tuple[TrialTask, Trial]] = []
 
     # lifecycle ------------------------------------------------------------------------------
+    def dumps(self, value: Any) -> bytes:
+        import pickle
+
+        return pickle.dumps(value)  # the driver's own objects, to its own workers
+
     def start(self, payload: bytes) -> None:
         """Start every worker and wait until each has loaded the context (a setup problem raises
         :class:`WorkerSetupError` before any trial)."""

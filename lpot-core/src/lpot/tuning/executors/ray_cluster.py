@@ -3,8 +3,8 @@
 Connects to the cluster at ``address`` (``"auto"`` for the one this machine belongs to), reuses
 one this process already joined, or starts a local one with ``workers x cores_per_worker`` CPUs.
 
-- The run's context (FP32 model, evaluator with its eval data, objective, criterion) is put in the
-  object store once (``ray.put``); each task carries only the recipe, the baseline and the
+- The run's context (FP32 model, evaluator with its eval data, objective) is put in the
+  object store once (``ray.put``); each task carries only the recipe, the goal and the
   calibration statistics (plain JSON data). A worker process fetches and unpickles the context on
   its first task of the run and keeps it for the next ones.
 - Workers find backends through the same entry points as the driver (the backend travels by name),
@@ -33,7 +33,7 @@ from typing import Any
 from lpot.errors import PluginError
 from lpot.tuning.executors import TrialTask, WorkerSetupError, failed_trial
 from lpot.tuning.executors._worker import ray_trial
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
 log = logging.getLogger("lpot")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lpot.recipe import Recipe
@@ -33,6 +33,7 @@ class Trial:
     quantize_s: float = 0.0
     evaluate_s: float = 0.0
     replayed: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)  # how it was decided (staged evaluation)
 
     @property
     def fingerprint(self) -> str:
@@ -51,6 +52,7 @@ class Trial:
             "error": self.error,
             "quantize_s": self.quantize_s,
             "evaluate_s": self.evaluate_s,
+            "details": json.dumps(dict(self.details), sort_keys=True) if self.details else None,
         }
 
     @classmethod
@@ -67,6 +69,7 @@ class Trial:
             quantize_s=float(row["quantize_s"]),
             evaluate_s=float(row["evaluate_s"]),
             replayed=True,
+            details=json.loads(row.get("details") or "{}"),
         )
 
     def summary(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class TuningSpace:
     options: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     sampling_sizes: tuple[int, ...] = (100,)
     last_resort: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # see Capability
+    tensors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see Capability
 
     @property
     def tunable_ops(self) -> tuple[OpKey, ...]:
@@ -113,31 +114,29 @@ def build_space(
     sampling_sizes: Sequence[int] = (100,),
     option_overrides: Mapping[str, Sequence[Any]] | None = None,
 ) -> TuningSpace:
-    """Intersect the capability with the user's rules (``TensorRules``-like objects)."""
+    """Intersect the capability with the user's rules (``TensorRules``-like objects).
+
+    A rule on a setting the backend takes per op narrows each op's choices; on a setting it takes
+    for the whole model (an option named ``tensor.attr``) it narrows that option: in ``model_wise``
+    only, since one op cannot differ.
+    """
     if approach not in capability.approaches:
         raise ConfigError(
             f"quantization.approach: {approach!r} is not supported by this backend for this model; "
             f"supported: {', '.join(capability.approaches)}"
         )
     op_wise = dict(op_wise or {})
-    names = {op.name for op in capability.opwise}
-    for name in op_wise:
-        if name not in names:
-            close = difflib.get_close_matches(name, sorted(names), n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else f"; quantizable ops: {', '.join(sorted(names)[:12])}"
-            )
-            raise ConfigError(f"quantization.op_wise: no quantizable op named {name!r} in the model{hint}")
+    _check_op_names(op_wise, {op.name for op in capability.opwise})
+    options = {k: tuple(v) for k, v in capability.options.items()}
+    options = _restrict_options(options, model_wise, "quantization.model_wise")
     choices: dict[OpKey, tuple[OpConfig, ...]] = {}
     for op, cap in capability.opwise.items():
-        cap = _restrict(cap, model_wise, where="quantization.model_wise")
+        cap = _restrict(cap, model_wise, options, where="quantization.model_wise")
         rule = op_wise.get(op.name)
         if rule is not None:
-            cap = _restrict(cap, rule, where=f"quantization.op_wise.{op.name}")
+            _check_op_rule(rule, options, f"quantization.op_wise.{op.name}")
+            cap = _restrict(cap, rule, options, where=f"quantization.op_wise.{op.name}")
         choices[op] = tuple(cap.configs()) if _allows_quantized(cap) else ()
-    options = {k: tuple(v) for k, v in capability.options.items()}
     for key, allowed in (option_overrides or {}).items():
         if key in options:
             kept = tuple(v for v in options[key] if v in allowed)
@@ -157,21 +156,86 @@ def build_space(
             for k, values in capability.last_resort.items()
             if any(v in options.get(k, ()) for v in values)
         },
+        tensors={k: tuple(v) for k, v in capability.tensors.items()},
     )
+
+
+def _check_op_names(op_wise: Mapping[str, Any], names: set[str]) -> None:
+    for name in op_wise:
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; quantizable ops: {', '.join(sorted(names)[:12])}"
+            )
+            raise ConfigError(f"quantization.op_wise: no quantizable op named {name!r} in the model{hint}")
+
+
+def _rule_items(rules: Any) -> list[tuple[str, str, tuple[Any, ...]]]:
+    """``(tensor, attr, allowed values)`` of a rule object or mapping."""
+    out = []
+    for tensor in ("activation", "weight"):
+        for attr, allowed in _rule_part(rules, tensor).items():
+            out.append((tensor, attr, (allowed,) if isinstance(allowed, str) else tuple(allowed)))
+    return out
+
+
+def _restrict_options(options: dict[str, tuple[Any, ...]], rules: Any, where: str) -> dict[str, tuple[Any, ...]]:
+    """Model-wise rules narrow the backend's model-wise form of the same setting."""
+    out = dict(options)
+    for tensor, attr, allowed in _rule_items(rules) if rules is not None else []:
+        key = f"{tensor}.{attr}"
+        if key not in out:
+            continue
+        wanted = [v for v in allowed if v != FP32]
+        if not wanted:
+            continue
+        kept = tuple(v for v in out[key] if v in wanted)
+        if not kept:
+            raise ConfigError(f"{where}.{key}: {list(allowed)} is not supported here; the backend offers {list(out[key])}")
+        out[key] = kept
+    return out
+
+
+def _check_op_rule(rules: Any, options: Mapping[str, tuple[Any, ...]], where: str) -> None:
+    """An op-wise rule may not narrow a setting the backend only takes for the whole model."""
+    for tensor, attr, allowed in _rule_items(rules):
+        values = options.get(f"{tensor}.{attr}")
+        if values is None or set(values) <= set(allowed) or (attr == "dtype" and set(allowed) == {FP32}):
+            continue
+        raise ConfigError(
+            f"{where}.{tensor}.{attr}: this backend applies {tensor}.{attr} to the whole model "
+            f"(it offers {list(values)}), so one op cannot differ; set it under quantization.model_wise"
+        )
 
 
 def _allows_quantized(cap: OpCapability) -> bool:
     return any(d != FP32 for d in cap.activation.dtype)
 
 
-def _restrict(cap: OpCapability, rules: Any, *, where: str) -> OpCapability:
+def _restrict(cap: OpCapability, rules: Any, options: Mapping[str, Any], *, where: str) -> OpCapability:
     if rules is None:
         return cap
-    activation = _restrict_tensor(cap.activation, _rule_part(rules, "activation"), f"{where}.activation")
+    activation = _restrict_tensor(
+        cap.activation, _per_op(rules, "activation", options), f"{where}.activation"
+    )
     weight = cap.weight
     if weight is not None:
-        weight = _restrict_tensor(weight, _rule_part(rules, "weight"), f"{where}.weight")
+        weight = _restrict_tensor(weight, _per_op(rules, "weight", options), f"{where}.weight")
     return OpCapability(activation=activation, weight=weight)
+
+
+def _per_op(rules: Any, tensor: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a rule that narrows per-op choices: settings the backend takes model-wise are
+    left to :func:`_restrict_options`, except a dtype of fp32 alone (the op stays FP32)."""
+    out = {}
+    for attr, allowed in _rule_part(rules, tensor).items():
+        allowed = (allowed,) if isinstance(allowed, str) else tuple(allowed)
+        if f"{tensor}.{attr}" in options and not (attr == "dtype" and set(allowed) == {FP32}):
+            continue
+        out[attr] = allowed
+    return out
 
 
 def _rule_part(rules: Any, tensor: str) -> Mapping[str, Sequence[Any]]:

@@ -1,0 +1,138 @@
+"""The end of a run: the chosen model, its figures, the warnings, the history marked, the artifacts.
+
+The result is always returned: when every trial failed it is the FP32 model with status ``failed``;
+when writing ``best_model/`` fails (a full disk) the error is a warning of the result, never the
+loss of a finished run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lpot.goal import Goal
+from lpot.objectives import Objective
+from lpot.tensorboard import write_tensorboard
+from lpot.trial import Trial
+from lpot.tuning.context import RunContext
+from lpot.tuning.executors import measure_objective
+from lpot.tuning.monitor import Monitor
+from lpot.tuning.result import Status, TuningResult
+
+log = logging.getLogger("lpot")
+
+
+def finish(
+    ctx: RunContext, monitor: Monitor, goal: Goal, baseline_objective: float | None, *, remote: bool
+) -> TuningResult:
+    job = ctx.job
+    status, reason = monitor.outcome()
+    trials = monitor.trials
+    if monitor.surplus:  # recorded, not counted: listed with the others, by index
+        trials = sorted([*monitor.trials, *monitor.surplus.values()], key=lambda t: t.index)
+    best = monitor.best
+    if best is None:
+        recipe = job.space.default_recipe().fallback(job.space.ops)
+        model, accuracy, objective = job.model, goal.baseline, baseline_objective
+    else:
+        recipe, accuracy = best.recipe, best.accuracy
+        model, objective = _best_model(ctx, best, remote)
+    warnings = _warnings(job.objective, baseline_objective, objective, status)
+    for text in warnings:
+        log.warning(text)
+    result = TuningResult(
+        model=model,
+        recipe=recipe,
+        status=status,
+        baseline_accuracy=goal.baseline,
+        accuracy=accuracy,
+        goal=goal.threshold,
+        higher_is_better=goal.higher_is_better,
+        trials=list(trials),
+        best_trial=best,
+        objective_name=job.objective.name,
+        baseline_objective=baseline_objective,
+        objective=objective,
+        calibration_passes=ctx.store.passes,
+        backend_name=job.backend.name,
+        workspace=job.workspace,
+        elapsed_s=monitor.elapsed(),
+        stop_reason=reason,
+        warnings=warnings,
+        _backend=job.backend,
+    )
+    _mark(ctx, result, model)
+    _save(ctx, result)
+    if job.tensorboard and model is not job.model:
+        _tensorboard(ctx, result)
+    return result
+
+
+def _best_model(ctx: RunContext, best: Trial, remote: bool) -> tuple[Any, float | None]:
+    job = ctx.job
+    model = ctx.models.get(best.fingerprint)
+    if model is None:  # the best trial ran in a worker or was replayed: rebuild it, no recalibration
+        model = ctx.quantize(best.recipe)
+    objective = best.objective
+    if best.met and (objective is None or remote):
+        # a worker measured on its own cores; FP32 was measured here, on all of ours
+        objective = measure_objective(job.objective, job.backend, model, job.bench_dataloader)[0]
+    return model, objective
+
+
+def _mark(ctx: RunContext, result: TuningResult, model: Any) -> None:
+    job = ctx.job
+    data = ctx.inspection_data()
+    sensitivity = {}
+    if data is not None and model is not job.model:
+        sensitivity = job.backend.op_errors(job.model, model, result.recipe.quantized_ops(), data)
+    ctx.history.write_metadata(
+        {
+            "status": str(result.status),
+            "stop_reason": result.stop_reason,
+            "best_trial": result.best_trial.index if result.best_trial else None,
+            "goal": result.goal,
+            "higher_is_better": result.higher_is_better,
+            "objective_unit": job.objective.unit,
+            "sensitivity": sensitivity,
+            "warnings": result.warnings,
+        }
+    )
+
+
+def _save(ctx: RunContext, result: TuningResult) -> None:
+    try:
+        result.save(ctx.job.workspace / "best_model")
+    except Exception as exc:  # the run's result must survive a failed write (disk full, ...)
+        text = f"could not save best_model in {ctx.job.workspace}: {type(exc).__name__}: {exc}"
+        log.warning(text)
+        result.warnings.append(text)
+        ctx.events.emit("save failed", error=text)
+
+
+def _tensorboard(ctx: RunContext, result: TuningResult) -> None:
+    job = ctx.job
+    logdir = write_tensorboard(
+        job.workspace / "tensorboard",
+        job.backend,
+        job.model,
+        result.model,
+        result.recipe.quantized_ops(),
+        ctx.inspection_data() or [],
+        step=result.best_trial.index if result.best_trial else 0,
+    )
+    ctx.events.emit("tensorboard", logdir=str(logdir))
+
+
+def _warnings(objective: Objective, baseline: float | None, tuned: float | None, status: str) -> list[str]:
+    out = []
+    if status == Status.FAILED:
+        out.append("every trial failed: the result is the FP32 model (see the trials for the errors)")
+    elif status != Status.MET:
+        out.append(f"the accuracy goal was not met ({status}); returning the most accurate recipe found")
+    if baseline and tuned and not objective.higher_is_better and tuned > baseline:
+        out.append(
+            f"the tuned model is WORSE than FP32 on {objective.name}: {tuned:.4g} vs {baseline:.4g} "
+            f"{objective.unit} ({baseline / tuned:.2f}x)"
+        )
+    return out
