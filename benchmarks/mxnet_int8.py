@@ -66,12 +66,12 @@ def main() -> None:
     from mxnet.gluon.model_zoo import vision
 
     import lpot
+    from lpot import plugins
     from lpot.engine import CalibrationSpec
     from lpot.isa import cpu_features
     from lpot.recipe import OpConfig, TensorConfig
     from lpot.space import build_space
     from lpot_mxnet.amx import amx_enabled, bf16_speedup
-    from lpot_mxnet.backend import MXNetBackend
     from lpot_mxnet.bf16 import bf16_layers
 
     rng = np.random.default_rng(0)
@@ -82,7 +82,7 @@ def main() -> None:
     net.hybridize(static_alloc=True, static_shape=True)
     net(mx.nd.array(calib_x[:1]))
 
-    backend = MXNetBackend()
+    backend = plugins.backend_by_name("mxnet")
     start = time.perf_counter()
     stats = backend.calibrate(
         net,
@@ -90,9 +90,10 @@ def main() -> None:
         CalibrationSpec(algorithm="minmax", sampling_size=32),
     )
     calib_s = time.perf_counter() - start
-    recipe = build_space(backend.capability(net), approach="post_training_static_quant").default_recipe()
+    space = build_space(backend.capability(net), approach="post_training_static_quant")
+    recipe = space.default_recipe()
     start = time.perf_counter()
-    ours = backend.quantize(net, recipe, {"minmax": stats})
+    ours = backend.quantize(net, recipe, {"minmax": stats}, space.tensors)
     quantize_s = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 import lpot
+from lpot import plugins
 from lpot.isa import cpu_features
-from lpot_pytorch.backend import PyTorchBackend
 from lpot_pytorch.quantizer import leave_fused_transformer_path
 
 warnings.filterwarnings("ignore")
@@ -133,7 +133,9 @@ def resnet_rows(args: argparse.Namespace) -> list[tuple]:
     )
     tune_s = time.perf_counter() - start
     lpot_int8 = result.model
-    saved = PyTorchBackend().load(result.save(tempfile.mkdtemp()))  # frozen TorchScript, as deployed
+    saved = plugins.backend_by_name("pytorch").read(
+        result.save(tempfile.mkdtemp())
+    )  # frozen TorchScript, as deployed
 
     start = time.perf_counter()
     prepared = prepare_fx(copy.deepcopy(fp32), get_default_qconfig_mapping("x86"), (calib[0],))

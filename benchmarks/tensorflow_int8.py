@@ -91,15 +91,15 @@ def other_int8_ops(model, calib: np.ndarray, recipe) -> tuple[str, object]:
     import dataclasses
 
     import lpot
+    from lpot import plugins
     from lpot.engine import CalibrationSpec
-    from lpot_tensorflow.backend import TensorFlowBackend
 
-    backend = TensorFlowBackend()
+    backend = plugins.backend_by_name("tensorflow")
     spec = CalibrationSpec(sampling_size=len(calib))
     stats = backend.calibrate(model, lpot.ArrayLoader(calib, np.zeros(len(calib)), batch_size=4), spec)
     other = "weighted" if recipe.options.get("int8_ops") == "all" else "all"
     flipped = dataclasses.replace(recipe, options={**recipe.options, "int8_ops": other})
-    return other, backend.quantize(model, flipped, {spec.algorithm: stats})
+    return other, backend.quantize(model, flipped, {spec.algorithm: stats}, {})
 
 
 def interleaved(variants: dict, batch: np.ndarray, rounds: int, per_round: int) -> dict[str, float]:
@@ -131,7 +131,6 @@ def tune_int8(
     """lpot.tune on ``source`` (default ``model``; a SavedModel folder works too), judged by top-1
     agreement with the Keras ``model``."""
     import lpot
-    from lpot_tensorflow.backend import TensorFlowBackend
     from lpot_tensorflow.tensors import run
 
     reference = np.asarray(run(model, evalx)).argmax(-1)
@@ -149,7 +148,6 @@ def tune_int8(
         q_dataloader=lpot.ArrayLoader(calib, np.zeros(len(calib)), batch_size=4),
         eval_func=agreement,
         config={"tuning": tuning},
-        backend=TensorFlowBackend(objective=objective),
         progress=False,
     )
 
@@ -159,8 +157,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     args = parser.parse_args()
     rounds, per_round = (3, 3) if args.quick else (7, 5)
+    from lpot import plugins
     from lpot.isa import cpu_features
-    from lpot_tensorflow.serialization import model_size
+
+    model_size = plugins.backend_by_name("tensorflow").model_size
 
     print(f"CPU: {cpu_features().describe()}; {len(os.sched_getaffinity(0))} cores")
     rng = np.random.default_rng(0)

@@ -1,8 +1,9 @@
 """The backend conformance suite: what every lpot backend must do, shown on a small real model.
 
 A backend's test folder subclasses :class:`BackendConformance` and provides fixtures:
-``backend`` (an instance), ``model`` (a small native FP32 model, already ``backend.load_model``-ed),
-``calib_loader`` / ``eval_loader`` (re-iterable ``(inputs, labels)`` numpy batches) and ``probe`` (a
+``backend`` (the core adapter around the registered engine: ``lpot.plugins.backend_by_name(name)``),
+``model`` (a small native FP32 model, already ``backend.load``-ed), ``calib_loader`` /
+``eval_loader`` (re-iterable ``(inputs, labels)`` numpy batches) and ``probe`` (a
 :class:`LowPrecisionProbe` that reads, in the framework's own terms, which ops compute in INT8).
 """
 
@@ -18,10 +19,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lpot.backend import Backend, CalibrationSpec, Stats
+from lpot import plugins
+from lpot.backend import Backend
 from lpot.data import split_batch
+from lpot.engine import CalibrationSpec, Stats
 from lpot.recipe import OpKey, Recipe
-from lpot.space import build_space
+from lpot.space import TuningSpace, build_space
 
 STATIC = "post_training_static_quant"
 
@@ -38,12 +41,41 @@ class LowPrecisionProbe:
     weight_bytes: Callable[[Any], int]
 
 
+def space_of(backend: Backend, model: Any) -> TuningSpace:
+    return build_space(backend.capability(model), approach=STATIC)
+
+
 def default_recipe(backend: Backend, model: Any) -> Recipe:
-    return build_space(backend.capability(model), approach=STATIC).default_recipe()
+    return space_of(backend, model).default_recipe()
+
+
+def quantize(backend: Backend, model: Any, recipe: Recipe, stats: dict[str, Stats], **kwargs: Any) -> Any:
+    return backend.quantize(model, recipe, stats, space_of(backend, model).tensors, **kwargs)
+
+
+def first_output(backend: Backend, model: Any, inputs: Any) -> np.ndarray:
+    return np.asarray(next(iter(backend.outputs(model, inputs).values())))
 
 
 def outputs(backend: Backend, model: Any, loader: Any) -> np.ndarray:
-    return np.concatenate([np.asarray(backend.predict(model, split_batch(b)[0])) for b in loader])
+    return np.concatenate([first_output(backend, model, split_batch(b)[0]) for b in loader])
+
+
+def variations(space: TuningSpace) -> list[tuple[str, Recipe]]:
+    """The default recipe changed in one place: each op's other configs, each option's other values."""
+    base = space.default_recipe()
+    out = []
+    for op in space.tunable_ops:
+        for config in space.choices[op][1:]:
+            out.append((f"{op.name}: {config.to_dict()}", base.with_ops({op: config})))
+    for key, values in space.options.items():
+        for value in values[1:]:
+            if value in space.last_resort.get(key, ()):
+                continue
+            out.append(
+                (f"{key}={value}", Recipe(**{**base.__dict__, "options": {**base.options, key: value}}))
+            )
+    return out
 
 
 class BackendConformance:
@@ -59,7 +91,14 @@ class BackendConformance:
 
     @pytest.fixture
     def quantized(self, backend, model, stats):
-        return backend.quantize(model, default_recipe(backend, model), stats)
+        return quantize(backend, model, default_recipe(backend, model), stats)
+
+    def test_the_registered_engine_keeps_the_contract(self, backend):
+        assert plugins.engine_problems(backend.engine) == []
+        assert backend.registered in plugins.available("lpot.backends")
+        for alias, settings in backend.engine.aliases.items():
+            found, implied = plugins.backend_for_framework(alias)
+            assert found.name == backend.name and implied == settings, alias
 
     def test_accepts_its_model_and_rejects_others(self, backend, model):
         assert backend.accepts(model)
@@ -99,7 +138,7 @@ class BackendConformance:
     def test_named_op_falls_back_and_stays_fp32(self, backend, model, stats, probe, eval_loader):
         recipe = default_recipe(backend, model)
         target = next(op for op, cfg in recipe.ops.items() if cfg.is_quantized and cfg.weight is not None)
-        result = backend.quantize(model, recipe.fallback([target]), stats)
+        result = quantize(backend, model, recipe.fallback([target]), stats)
         int8 = probe.int8_ops(result)
         assert target.name not in int8
         assert int8, "falling back one op must leave the others in INT8"
@@ -107,21 +146,40 @@ class BackendConformance:
 
     def test_stats_are_plain_data_and_quantize_does_not_recalibrate(self, backend, model, stats):
         spec_stats = stats["minmax"]
-        again = Stats.from_dict(json.loads(json.dumps(spec_stats.to_dict())))
+        # as the calibration store keeps them: ranges as JSON, an engine's artifacts as files
+        again = Stats.from_dict(json.loads(json.dumps(spec_stats.to_dict())), dict(spec_stats.artifacts))
         assert again == spec_stats and spec_stats.samples_seen == 64
         assert all(
             math.isfinite(lo) and math.isfinite(hi) and lo <= hi for lo, hi in spec_stats.ranges.values()
         )
         recipe = default_recipe(backend, model)
-        a = backend.quantize(model, recipe, {"minmax": again})
-        b = backend.quantize(model, recipe, {"minmax": again}, _ExplodingLoader())
+        a = quantize(backend, model, recipe, {"minmax": again})
+        b = quantize(backend, model, recipe, {"minmax": again}, calibration=_ExplodingLoader())
         assert backend.model_size(a) == backend.model_size(b)
         assert backend.fingerprint(a) == backend.fingerprint(b)
+
+    def test_recipes_that_differ_give_models_that_differ(self, backend, model, calib_loader):
+        """Honest capability: the space never offers two recipes that build the same model."""
+        space = space_of(backend, model)
+        algorithms = {a for _, recipe in variations(space) for a in recipe.calibration_algorithms()}
+        stats = {
+            a: backend.calibrate(model, calib_loader, CalibrationSpec(algorithm=a, sampling_size=64))
+            for a in sorted(algorithms)
+        }
+        default = space.default_recipe()
+        base = backend.fingerprint(quantize(backend, model, default, stats))
+        same = [
+            label
+            for label, recipe in variations(space)
+            if backend.fingerprint(quantize(backend, model, recipe, stats)) == base
+            and not _same_ranges(space, default, recipe, stats)
+        ]
+        assert not same, f"these differ from the default recipe but build the same model: {same}"
 
     def test_save_load_round_trip(self, backend, quantized, eval_loader, tmp_path: Path):
         file = backend.save(quantized, tmp_path)
         assert Path(file).exists()
-        loaded = backend.load(file)
+        loaded = backend.read(file)
         np.testing.assert_array_equal(
             outputs(backend, loaded, eval_loader), outputs(backend, quantized, eval_loader)
         )
@@ -140,14 +198,31 @@ class BackendConformance:
         last = ops[-1].name
         err = np.linalg.norm(got[last] - ref[last]) / (np.linalg.norm(ref[last]) + 1e-12)
         assert err < 0.1, f"{last}: quantized output too far from FP32 ({err:.3f})"
+        errors = backend.op_errors(model, quantized, ops, calib_loader)
+        assert set(errors) == {op.name for op in ops} and errors[last] < 0.01
 
     def test_benchmark_reports_positive_figures(self, backend, quantized, eval_loader):
         result = backend.benchmark(quantized, eval_loader, warmup=1, iterations=5)
         assert result.latency_ms > 0 and result.throughput > 0 and result.batch_size > 0
 
 
+def _same_ranges(space: TuningSpace, a: Recipe, b: Recipe, stats: dict[str, Stats]) -> bool:
+    """Two recipes that differ only in one op's calibration algorithm, where both algorithms found
+    the same ranges for that op's tensors: equal models by the data, not by the space."""
+    changed = [op for op in space.ops if a.op(op) != b.op(op)]
+    if len(changed) != 1 or a.options != b.options:
+        return False
+    op = changed[0]
+    if a.op(op).weight != b.op(op).weight or a.op(op).activation.dtype != b.op(op).activation.dtype:
+        return False
+    first, second = stats[a.algorithm_of(op) or "minmax"], stats[b.algorithm_of(op) or "minmax"]
+    tensors = space.tensors.get(op.name, ())
+    return bool(tensors) and all(first.ranges.get(t) == second.ranges.get(t) for t in tensors)
+
+
 class _ExplodingLoader:
-    """Passed as quantize()'s data: a backend that reads it is recalibrating behind lpot's back."""
+    """Passed as quantize()'s calibration data: a static quantizer that reads it is recalibrating
+    behind lpot's back."""
 
     def __iter__(self):
         raise AssertionError("quantize() read calibration data: it must use the given Stats")

@@ -35,8 +35,16 @@ class OneAtATime:
         return getattr(self.strategy, name)
 
 
-def start(strategy: Any, space: Any, history: Any = (), *, higher_is_better: bool = True, seed: int = 0,
-          workers: int = 1, inspect: Any = None) -> OneAtATime:
+def start(
+    strategy: Any,
+    space: Any,
+    history: Any = (),
+    *,
+    higher_is_better: bool = True,
+    seed: int = 0,
+    workers: int = 1,
+    inspect: Any = None,
+) -> OneAtATime:
     goal = Goal.absolute(1.0 if higher_is_better else 0.0, 0.01, higher_is_better)
     strategy.setup(SearchContext(space, goal, list(history), seed, workers, inspect))
     return OneAtATime(strategy)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 import toy_job
-from lpot_toy.engine import ToyEngine, save_file
+from lpot_toy.engine import save_file
 
 
 def _lpot(*args, cwd=None):

@@ -122,7 +122,9 @@ def test_metric_forms(tmp_path, yaml_metric, name, params):
     assert cfg.evaluation.accuracy.metric == MetricConfig(name=name, params=params)
 
 
-@pytest.mark.parametrize("framework", ["onnxrt_qlinearops", "pytorch_fx", "keras", "my_backend", None], ids=str)
+@pytest.mark.parametrize(
+    "framework", ["onnxrt_qlinearops", "pytorch_fx", "keras", "my_backend", None], ids=str
+)
 def test_framework_names_are_kept_for_the_backends_to_answer(framework):
     """Which backend answers to a framework name is the backends' business (their ``lpot.frameworks``
     entry points), decided when tuning starts: a config loads where that backend is not installed."""
@@ -187,7 +189,9 @@ def test_is_met_truth_table(kind, value, hib, baseline, accuracy, met):
 )
 def test_goal_table(kind, value, hib, baseline, goal):
     made = AccuracyCriterion(kind=kind, value=value).to_goal(baseline, hib)
-    assert made.threshold == pytest.approx(goal) and made.baseline == baseline and made.higher_is_better is hib
+    assert (
+        made.threshold == pytest.approx(goal) and made.baseline == baseline and made.higher_is_better is hib
+    )
 
 
 # ---------------------------------------------------------------- hash

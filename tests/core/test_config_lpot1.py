@@ -55,9 +55,7 @@ def test_resnet50_tensorflow(tmp_path):
     assert t.accuracy_criterion == AccuracyCriterion(kind="relative", value=0.01)
     assert t.exit_policy == ExitPolicy(timeout=0.0, max_trials=100)
     assert t.random_seed == 9527 and t.tensorboard is True and cfg.tensorboard is False
-    assert t.workspace == WorkspaceConfig(
-        path="./lpot_workspace/resnet50/", resume="./lpot_workspace/resnet50/history.snapshot"
-    )
+    assert t.workspace == WorkspaceConfig(path="./lpot_workspace/resnet50/")  # resume: LPOT's pickle, ignored
 
 
 def test_ssd_mobilenet_tensorflow(tmp_path):

@@ -7,8 +7,6 @@ stay FP32) with its deterministic objective, so serial and parallel runs can be 
 
 from __future__ import annotations
 
-from strategy_driver import start
-
 import json
 import os
 import sqlite3
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from strategy_driver import start
 from test_strategy_common import Accuracy, Fp32Layers, config, known_answer_model, loaders
 
 import lpot
@@ -24,10 +23,10 @@ from lpot.cli import _parser, with_executor
 from lpot.config import load_config
 from lpot.errors import ConfigError
 from lpot.recipe import Recipe
-from lpot.strategies.base import WAIT, Batch, SearchStrategy, met
 from lpot.space import build_space
+from lpot.strategies.base import WAIT, Batch, SearchStrategy, met
 from lpot.trial import Trial
-from lpot_toy.engine import ToyEngine, toy_backend
+from lpot_toy.engine import toy_backend
 
 DETERMINISTIC = ("basic", "mse", "exhaustive")
 
@@ -181,7 +180,7 @@ def test_propose_observe_still_go_one_at_a_time():
 
 def test_executor_config_and_its_precise_errors():
     cfg = load_config({"tuning": {"executor": {"name": "local", "workers": 2, "cores_per_worker": 1}}})
-    assert cfg.tuning.executor.workers == 2 and cfg.tuning.executor.parallel
+    assert cfg.tuning.executor.workers == 2 and cfg.tuning.executor.name == "local"
     assert load_config(cfg.to_dict()) == cfg
     assert load_config({"tuning": {"executor": "ray"}}).tuning.executor.name == "ray"
     assert "executor" not in load_config({}).to_dict()["tuning"]  # the default leaves configs as they were

@@ -8,11 +8,11 @@ import pytest
 
 import lpot
 import toy_job
-from lpot.instances import BenchmarkResult
 from lpot.config import load_config
 from lpot.errors import ConfigError
+from lpot.instances import BenchmarkResult
 from lpot.objectives import Performance, Throughput, Weighted, bind_reference, create_objective
-from lpot_toy.engine import ToyEngine, toy_backend
+from lpot_toy.engine import toy_backend
 
 
 class ScriptedBackend:

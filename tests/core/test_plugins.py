@@ -59,6 +59,7 @@ def test_wrong_plugin_parameters_are_explained():
 
 def test_a_backend_missing_protocol_methods_is_refused_by_name():
     with pytest.raises(
-        PluginError, match=r"backend 'half' from lpot-toy .* Engine contract: missing name, aliases, features, accepts"
+        PluginError,
+        match=r"backend 'half' from lpot-toy .* Engine contract: missing name, aliases, features, accepts",
     ):
         plugins.backend_by_name("half")

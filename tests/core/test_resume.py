@@ -143,7 +143,9 @@ def test_a_fresh_run_keeps_the_previous_history_aside(tmp_path, toy_model, toy_l
             config=cfg,
             progress=False,
         )
-    assert len(list(tmp_path.glob("history-*.sqlite"))) == 1
+    (previous,) = (tmp_path / "previous").iterdir()  # the first run, whole: history and artifacts
+    assert (previous / "history.sqlite").exists() and (previous / "best_model" / "recipe.json").exists()
+    assert (tmp_path / "history.sqlite").exists() and (tmp_path / "calibration").is_dir()
 
 
 def test_nothing_to_resume(tmp_path, toy_model, toy_loaders):

@@ -10,12 +10,12 @@ import pytest
 from test_strategy_common import _data, config, known_answer_model
 
 import lpot
+from lpot.backend import Backend
 from lpot.config import AccuracyCriterion
 from lpot.data import ArrayLoader
 from lpot.errors import ConfigError
 from lpot.metrics import create_metric
 from lpot.tuning.evaluation import Staging, confidence_bound, make_evaluator
-from lpot.backend import Backend
 from lpot_toy.engine import ToyEngine, toy_backend
 
 
@@ -115,6 +115,7 @@ def _quantized(backend, model, int8_ops):
 def test_staging_applies_only_where_it_is_safe():
     backend = toy_backend()
     loader = _eval_loader(200)
+
     def build(metric, staged, eval_func=None):
         return make_evaluator(
             backend,

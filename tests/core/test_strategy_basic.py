@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from strategy_driver import start
 
-import pytest
-
 from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
-from lpot.strategies.basic import BasicStrategy
 from lpot.space import build_space
+from lpot.strategies.basic import BasicStrategy
 from lpot.trial import Trial
 
 OPS = [OpKey(f"op{i}", "Conv") for i in range(4)]
@@ -19,9 +17,7 @@ CAP = OpCapability(
 
 
 def _space(**kwargs):
-    capability = Capability(
-        opwise={op: CAP for op in OPS}, options={"format": ("qdq", "qoperator")}
-    )
+    capability = Capability(opwise={op: CAP for op in OPS}, options={"format": ("qdq", "qoperator")})
     return build_space(capability, approach="post_training_static_quant", **kwargs)
 
 

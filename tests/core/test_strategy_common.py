@@ -21,7 +21,7 @@ from lpot import plugins
 from lpot.data import ArrayLoader
 from lpot.errors import PluginError
 from lpot.space import build_space
-from lpot_toy.engine import ToyEngine, toy_backend
+from lpot_toy.engine import toy_backend
 from lpot_toy.model import MLP
 
 WIDTH = 16  # features; one more spare channel carries the outlier

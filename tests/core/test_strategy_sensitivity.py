@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from strategy_driver import start
-
 import math
 
 import pytest
+from strategy_driver import start
 from test_strategy_common import fp32_names, known_answer_model, labels, recipes, resume_equivalence, tune
 
 from lpot.errors import ConfigError
 from lpot.recipe import Capability, OpKey
-from lpot.strategies.sensitivity import SensitivityStrategy
 from lpot.space import build_space
+from lpot.strategies.sensitivity import SensitivityStrategy
 from lpot.trial import Trial
 from lpot_toy.engine import CAPABILITY
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 import lpot
+from conformance.suite import space_of
+from lpot import plugins
 from lpot.engine import CalibrationSpec
 from lpot.errors import QuantizationError
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import OpConfig, TensorConfig
 from lpot.space import build_space
 from lpot_mxnet.amx import bf16_is_fast, bf16_speedup
-from lpot_mxnet.backend import MXNetBackend
 from lpot_mxnet.bf16 import bf16_layers, full_nodes
 from lpot_mxnet.capability import bf16_offered, build_capability_from_layers
 from lpot_mxnet.graph import int8_layers
@@ -32,7 +33,7 @@ needs_fast_bf16 = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def setup(digits_data):
     net, (x_train, _, x_val, y_val) = digits_data
-    backend = MXNetBackend()
+    backend = plugins.backend_by_name("mxnet")
     calib = lpot.ArrayLoader(x_train[:100], None, batch_size=50)
     stats = {"minmax": backend.calibrate(net, calib, CalibrationSpec(algorithm="minmax", sampling_size=100))}
     return net, backend, stats, (x_val, y_val)
@@ -66,7 +67,7 @@ def test_recipe_with_one_bf16_op_builds_int8_bf16_graph(setup):
     space = build_space(backend.capability(net), approach="post_training_static_quant")
     base = space.default_recipe()
     conv1 = next(op for op in base.ops if op.name == "conv1_fwd")
-    q = backend.quantize(net, base.with_ops({conv1: BF16_OP}), stats)
+    q = backend.quantize(net, base.with_ops({conv1: BF16_OP}), stats, space_of(backend, net).tensors)
     symbol = q._cached_graph[1]
     assert bf16_layers(symbol) == {"conv1_fwd"}
     assert {"conv0_fwd", "pool0_fwd", "pool1_fwd", "dense0_fwd", "dense1_fwd"} <= int8_layers(symbol)
@@ -94,7 +95,7 @@ def test_bf16_and_fp32_only_recipe_needs_no_statistics(setup):
         {op: BF16_OP for op in base.ops if op.op_type in ("Convolution", "FullyConnected")}
     )
     recipe = recipe.fallback([op for op in base.ops if op.op_type not in ("Convolution", "FullyConnected")])
-    q = backend.quantize(net, recipe, {})
+    q = backend.quantize(net, recipe, {}, space_of(backend, net).tensors)
     assert bf16_layers(q._cached_graph[1]) == {"conv0_fwd", "conv1_fwd", "dense0_fwd", "dense1_fwd"}
     assert not int8_layers(q._cached_graph[1])
     np.testing.assert_allclose(backend.predict(q, x_val[:50]), backend.predict(net, x_val[:50]), atol=0.5)
@@ -105,7 +106,7 @@ def test_bf16_on_an_op_amp_cannot_convert_is_refused(setup):
     base = build_space(backend.capability(net), approach="post_training_static_quant").default_recipe()
     pool = next(op for op in base.ops if op.name == "pool0_fwd")
     with pytest.raises(QuantizationError, match=r"pool0_fwd.*Pooling.*bf16"):
-        backend.quantize(net, base.with_ops({pool: BF16_OP}), stats)
+        backend.quantize(net, base.with_ops({pool: BF16_OP}), stats, space_of(backend, net).tensors)
 
 
 @needs_bf16_kernels
@@ -116,11 +117,11 @@ def test_mixed_model_save_load_round_trip(tmp_path, setup):
     recipe = base.with_ops({ops["conv0_fwd"]: BF16_OP, ops["dense1_fwd"]: BF16_OP}).fallback(
         [ops["pool1_fwd"]]
     )
-    q = backend.quantize(net, recipe, stats)
+    q = backend.quantize(net, recipe, stats, space_of(backend, net).tensors)
     path = backend.save(q, tmp_path / "mixed")
     text = json.loads(path.read_text())
     assert any(n["op"] == "amp_cast" for n in text["nodes"])  # written as it runs (export would drop them)
-    loaded = backend.load(path)
+    loaded = backend.read(path)
     assert bf16_layers(loaded._cached_graph[1]) == {"conv0_fwd", "dense1_fwd"}
     assert {"conv1_fwd", "dense0_fwd"} <= int8_layers(loaded._cached_graph[1])
     np.testing.assert_array_equal(backend.predict(loaded, x_val[:40]), backend.predict(q, x_val[:40]))

@@ -7,7 +7,7 @@ import pytest
 
 import lpot
 from conformance.suite import BackendConformance, LowPrecisionProbe, TuningConformance
-from lpot_mxnet.backend import MXNetBackend
+from lpot import plugins
 
 
 def int8_ops(model) -> set[str]:
@@ -43,11 +43,11 @@ def weight_bytes(model) -> int:
 class TestMXNetConformance(BackendConformance, TuningConformance):
     @pytest.fixture
     def backend(self):
-        return MXNetBackend()
+        return plugins.backend_by_name("mxnet")
 
     @pytest.fixture
     def model(self, backend, digits_data):
-        return backend.load_model(digits_data[0])
+        return backend.load(digits_data[0])
 
     @pytest.fixture
     def calib_loader(self, digits_data):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import lpot
+from lpot import plugins
 from lpot.engine import CalibrationSpec
 from lpot.errors import DataError
 from lpot.isa import CpuFeatures
 from lpot.space import build_space
-from lpot_onnxrt.backend import OnnxRuntimeBackend
 from lpot_onnxrt.capability import build_capability
 
 
@@ -39,9 +41,9 @@ def _mlp(seed: int = 0) -> onnx.ModelProto:
 
 def test_dynamic_quantization_through_tune(tmp_path):
     model = _mlp()
-    backend = OnnxRuntimeBackend()
+    backend = plugins.backend_by_name("onnxrt")
     x = np.random.default_rng(1).normal(size=(64, 64)).astype(np.float32)
-    fp32 = backend.predict(backend.load_model(model), x)
+    fp32 = backend.predict(backend.load(model), x)
 
     def agreement(m):
         return float((backend.predict(m, x).argmax(1) == fp32.argmax(1)).mean())
@@ -66,16 +68,20 @@ def _scales(model: onnx.ModelProto) -> list[np.ndarray]:
 
 
 def test_per_tensor_and_per_channel_weight_scales(digits_data):
-    backend = OnnxRuntimeBackend()
-    model = backend.load_model(digits_data[0])
+    backend = plugins.backend_by_name("onnxrt")
+    model = backend.load(digits_data[0])
     x = digits_data[1][0][:32]
     stats = {
         "minmax": backend.calibrate(model, lpot.ArrayLoader(x, None, 16), CalibrationSpec(sampling_size=32))
     }
     space = build_space(backend.capability(model), approach="post_training_static_quant")
-    per_channel = backend.quantize(model, space.default_recipe(), stats)
+    recipe = space.default_recipe()
+    per_channel = backend.quantize(model, recipe, stats, space.tensors)
     per_tensor = backend.quantize(
-        model, space.model_wise(space.default_recipe(), "weight", "granularity", "per_tensor"), stats
+        model,
+        replace(recipe, options={**recipe.options, "weight.granularity": "per_tensor"}),
+        stats,
+        space.tensors,
     )
     assert any(s.size > 1 for s in _scales(per_channel))
     assert _scales(per_tensor) and all(s.size == 1 for s in _scales(per_tensor))
@@ -87,27 +93,28 @@ def test_isa_shapes_the_defaults():
     avx2 = build_capability(model, CpuFeatures(avx2=True))
     assert vnni.options["reduce_range"][0] is False  # VNNI: no saturation, full range first
     assert avx2.options["reduce_range"][0] is True  # AVX2 u8s8 may saturate: 7-bit weights first
-    first = next(iter(avx2.opwise.values()))
-    assert first.activation.dtype[0] == "uint8" and first.weight.dtype[0] == "int8"  # U8S8 everywhere
+    assert (
+        avx2.options["activation.dtype"][0] == vnni.options["activation.dtype"][0] == "uint8"
+    )  # U8S8 everywhere
 
 
 def test_wrong_input_shape_is_a_data_error_naming_the_input(digits_data):
-    backend = OnnxRuntimeBackend()
-    model = backend.load_model(digits_data[0])
+    backend = plugins.backend_by_name("onnxrt")
+    model = backend.load(digits_data[0])
     bad = lpot.ArrayLoader(np.zeros((8, 3, 32, 32), np.float32), None, batch_size=4)
     with pytest.raises(DataError, match=r"input 'image' expects shape \['batch', 1, 32, 32\]"):
         backend.calibrate(model, bad, CalibrationSpec(sampling_size=8))
 
 
 def test_empty_calibration_data_is_a_data_error(digits_data):
-    backend = OnnxRuntimeBackend()
+    backend = plugins.backend_by_name("onnxrt")
     with pytest.raises(DataError, match="no samples"):
-        backend.calibrate(backend.load_model(digits_data[0]), [], CalibrationSpec(sampling_size=8))
+        backend.calibrate(backend.load(digits_data[0]), [], CalibrationSpec(sampling_size=8))
 
 
 def test_benchmark_with_two_pinned_instances(digits_data):
-    backend = OnnxRuntimeBackend()
-    model = backend.load_model(digits_data[0])
+    backend = plugins.backend_by_name("onnxrt")
+    model = backend.load(digits_data[0])
     loader = lpot.ArrayLoader(digits_data[1][2][:8], None, batch_size=1)
     result = backend.benchmark(model, loader, num_instances=2, cores_per_instance=1, warmup=2, iterations=10)
     assert result.num_instances == 2 and len(result.per_instance) == 2
@@ -116,15 +123,15 @@ def test_benchmark_with_two_pinned_instances(digits_data):
 
 
 def test_demo_model_is_accurate(digits_data):
-    backend = OnnxRuntimeBackend()
+    backend = plugins.backend_by_name("onnxrt")
     model, (_, _, x_val, y_val) = digits_data
     assert float((backend.predict(model, x_val).argmax(1) == y_val).mean()) >= 0.9
 
 
 @pytest.mark.parametrize("algorithm", ["kl", "percentile"])
 def test_histogram_calibration_with_a_short_last_batch(digits_data, algorithm):
-    backend = OnnxRuntimeBackend()
-    model = backend.load_model(digits_data[0])
+    backend = plugins.backend_by_name("onnxrt")
+    model = backend.load(digits_data[0])
     loader = lpot.ArrayLoader(digits_data[1][0][:50], None, batch_size=32)  # batches of 32 and 18
     stats = backend.calibrate(model, loader, CalibrationSpec(algorithm=algorithm, sampling_size=50))
     assert stats.samples_seen == 50 and stats.ranges

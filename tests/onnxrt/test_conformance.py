@@ -8,7 +8,7 @@ from onnx import numpy_helper
 
 import lpot
 from conformance.suite import BackendConformance, LowPrecisionProbe, TuningConformance
-from lpot_onnxrt.backend import OnnxRuntimeBackend
+from lpot import plugins
 
 INT8_NODES = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger"}
 COMPUTE = {"Conv", "Gemm", "MatMul"}
@@ -44,11 +44,11 @@ def weight_bytes(model: onnx.ModelProto) -> int:
 class TestOnnxRuntimeConformance(BackendConformance, TuningConformance):
     @pytest.fixture
     def backend(self):
-        return OnnxRuntimeBackend()
+        return plugins.backend_by_name("onnxrt")
 
     @pytest.fixture
     def model(self, backend, digits_data):
-        return backend.load_model(digits_data[0])
+        return backend.load(digits_data[0])
 
     @pytest.fixture
     def calib_loader(self, digits_data):

@@ -108,7 +108,7 @@ def test_non_onnx_file(tmp_path, digits):
         )
     other = tmp_path / "weights.bin"
     other.write_bytes(b"\x00\x01")
-    with pytest.raises(BackendNotFoundError, match="weights.bin.*pip install"):
+    with pytest.raises(BackendNotFoundError, match="weights.bin.*packages named lpot-<framework>"):
         lpot.tune(
             str(other),
             q_dataloader=calib,

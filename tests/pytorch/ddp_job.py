@@ -16,9 +16,9 @@ import torch.distributed as dist  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
+from lpot import plugins  # noqa: E402
 from lpot.space import build_space  # noqa: E402
 from lpot_pytorch import fx  # noqa: E402
-from lpot_pytorch.backend import PyTorchBackend  # noqa: E402
 from lpot_pytorch.distributed import sync_for_convert  # noqa: E402
 from lpot_pytorch.pruning import Pruner  # noqa: E402
 from models import DigitsNet, digits_arrays  # noqa: E402
@@ -52,7 +52,8 @@ def run(rank: int, store: str, out: str) -> None:
     masks = {n: (m.weight == 0) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
 
     recipe = build_space(
-        PyTorchBackend().capability(model.eval(), "quant_aware_training"), approach="quant_aware_training"
+        plugins.backend_by_name("pytorch").capability(model.eval(), "quant_aware_training"),
+        approach="quant_aware_training",
     ).default_recipe()
     prepared = fx.prepare_qat(model, recipe)
     _train(DDP(prepared), x, y, rank, epochs=1)

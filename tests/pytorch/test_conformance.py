@@ -6,18 +6,18 @@ import pytest
 
 import lpot
 from conformance.suite import BackendConformance, LowPrecisionProbe, TuningConformance
-from lpot_pytorch.backend import PyTorchBackend
+from lpot import plugins
 from probes import int8_ops, weight_bytes
 
 
 class TestPyTorchConformance(BackendConformance, TuningConformance):
     @pytest.fixture
     def backend(self):
-        return PyTorchBackend()
+        return plugins.backend_by_name("pytorch")
 
     @pytest.fixture
     def model(self, backend, digits):
-        return backend.load_model(digits[0])
+        return backend.load(digits[0])
 
     @pytest.fixture
     def calib_loader(self, digits):

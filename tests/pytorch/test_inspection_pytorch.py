@@ -8,7 +8,7 @@ import struct
 import pytest
 
 import lpot
-from lpot_pytorch.backend import PyTorchBackend
+from lpot import plugins
 
 tensorboardX = pytest.importorskip("tensorboardX")
 
@@ -49,7 +49,7 @@ def test_tensorboard_histograms_of_fp32_and_int8_ops(tmp_path, digits):
 
 def test_benchmark_with_two_pinned_instances(digits):
     model, (x, y, _, _) = digits
-    backend = PyTorchBackend()
+    backend = plugins.backend_by_name("pytorch")
     result = backend.benchmark(
         model,
         lpot.ArrayLoader(x[:32], y[:32], 8),

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 import lpot
+from lpot import plugins
 from lpot.errors import ConfigError, ModelError
 from lpot.isa import cpu_features
-from lpot_pytorch import fx
-from lpot_pytorch.backend import PyTorchBackend
+from lpot_pytorch import PyTorchBackend, fx
 from lpot_pytorch.serialization import rebuild
 from models import DigitsNet, TinyEncoder, accuracy, token_task, train
 from probes import bf16_ops, int8_ops
@@ -48,7 +48,7 @@ def test_static_int8_meets_one_percent_with_eval_func(tmp_path, digits):
     assert accuracy(result.model, xv, yv) == pytest.approx(result.accuracy)
     # the saved artifact runs without the Python class; the state dict rebuilds an editable graph
     out = result.save(tmp_path / "out")
-    loaded = PyTorchBackend().load(tmp_path / "out")
+    loaded = plugins.backend_by_name("pytorch").read(tmp_path / "out")
     assert accuracy(loaded, xv, yv) == pytest.approx(result.accuracy)
     again = rebuild(
         model, lpot.Recipe.from_json((tmp_path / "out" / "recipe.json").read_text()), tmp_path / "out"
@@ -61,7 +61,7 @@ def test_static_int8_meets_one_percent_with_eval_func(tmp_path, digits):
 def test_passes_usable_alone(digits):
     """prepare -> run data -> convert, without lpot.tune, the way torch users do it."""
     model, (x, y, xv, yv) = digits
-    backend = PyTorchBackend()
+    backend = plugins.backend_by_name("pytorch")
     from lpot.space import build_space
 
     recipe = build_space(backend.capability(model), approach="post_training_static_quant").default_recipe()
@@ -77,7 +77,7 @@ def test_passes_usable_alone(digits):
 @pytest.mark.skipif(not cpu_features().fast_bf16, reason="no native BF16 on this CPU: BF16 is not offered")
 def test_bf16_is_the_fallback_precision_where_the_cpu_has_it(tmp_path, digits):
     model, (x, y, xv, yv) = digits
-    cap = PyTorchBackend().capability(model)
+    cap = plugins.backend_by_name("pytorch").capability(model)
     assert "bf16" in cap.opwise[next(iter(cap.opwise))].activation.dtype
 
     def sensitive_conv1(m):  # conv1 must leave INT8
@@ -138,7 +138,7 @@ def test_dynamic_int8_transformer_encoder(tmp_path):
     }
     assert {"head", "encoder.layers.0.linear1", "encoder.layers.1.linear2"} <= dynamic
     assert result.model.encoder.layers[0].linear1.weight().dtype == torch.qint8
-    backend = PyTorchBackend()
+    backend = plugins.backend_by_name("pytorch")
     # the attention projections stay FP32 in torch (out_proj refuses dynamic INT8), the FFN shrinks 4x
     assert backend.model_size(result.model) < 0.75 * backend.model_size(model)
 

@@ -84,3 +84,12 @@ def kernel_dtypes(model: TFLiteModel) -> dict[str, set[str]]:
         if node["operand_types"]:
             found.setdefault(node["op_name"], set()).add(np.dtype(node["operand_types"][0]).name)
     return found
+
+
+def tf_backend(**kwargs: Any) -> Any:
+    """The core adapter around a TensorFlowEngine (registered by name when it has no settings, so
+    benchmark instances and workers load the same one)."""
+    from lpot.backend import Backend
+    from lpot_tensorflow.engine import TensorFlowEngine
+
+    return Backend(TensorFlowEngine(**kwargs), registered=None if kwargs else "tensorflow")

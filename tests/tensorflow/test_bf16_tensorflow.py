@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import lpot
+from conformance.suite import quantize
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.space import build_space
-from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.mixed_precision import bf16_layers
 from lpot_tensorflow.runtime import TFLiteModel
 from models import accuracy
+from probes import tf_backend
 
 native = pytest.mark.skipif(
     not cpu_features().fast_bf16, reason="no native BF16 on this CPU: keras_bf16 is not offered"
@@ -19,7 +20,7 @@ native = pytest.mark.skipif(
 
 
 def test_offered_only_where_bf16_is_native(digits, monkeypatch):
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     formats = backend.capability(digits[0]).options["format"]
     assert ("keras_bf16" in formats) == cpu_features().fast_bf16
     monkeypatch.setattr(
@@ -31,7 +32,7 @@ def test_offered_only_where_bf16_is_native(digits, monkeypatch):
 @native
 def test_bf16_recipe_keeps_fallback_layers_fp32(digits):
     model, (_, _, x_val, y_val) = digits
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     space = build_space(backend.capability(model), approach="post_training_static_quant")
     base = space.default_recipe()
     recipe = base.fallback([k for k in base.ops if k.name.endswith("conv2")])
@@ -41,7 +42,7 @@ def test_bf16_recipe_keeps_fallback_layers_fp32(digits):
         calib_sampling_size=recipe.calib_sampling_size,
         options={**recipe.options, "format": "keras_bf16"},
     )
-    bf16 = backend.quantize(model, recipe, {})
+    bf16 = quantize(backend, model, recipe, {})
     names = {k.name.rsplit("/", 1)[-1] for k in recipe.quantized_ops()}
     output = model.layers[-1].name
     assert bf16_layers(bf16) == names - {output}  # the output layer stays float32 for the caller

@@ -7,7 +7,7 @@ import pytest
 
 import lpot
 from conformance.suite import BackendConformance, LowPrecisionProbe, TuningConformance
-from lpot_tensorflow.backend import TensorFlowBackend
+from lpot import plugins
 from probes import int8_ops, weight_bytes
 
 
@@ -16,7 +16,7 @@ class DigitsConformance(BackendConformance, TuningConformance):
 
     @pytest.fixture
     def backend(self):
-        return TensorFlowBackend()
+        return plugins.backend_by_name("tensorflow")
 
     @pytest.fixture
     def calib_loader(self, digits):
@@ -36,4 +36,4 @@ class DigitsConformance(BackendConformance, TuningConformance):
 class TestTensorFlowConformance(DigitsConformance):
     @pytest.fixture
     def model(self, backend, digits):
-        return backend.load_model(digits[0])
+        return backend.load(digits[0])

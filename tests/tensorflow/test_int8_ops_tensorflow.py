@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import lpot
+from conformance.suite import quantize
 from lpot.engine import CalibrationSpec
-from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.recipe_builder import recipe_for
-from probes import kernel_dtypes
+from probes import kernel_dtypes, tf_backend
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def attention():
     model = keras.Model(inputs, layers.Dense(4, name="head")(layers.GlobalAveragePooling1D()(x)))
     data = np.random.default_rng(0).standard_normal((64, 8, 16)).astype(np.float32)
     stats = {
-        "minmax": TensorFlowBackend().calibrate(
+        "minmax": tf_backend().calibrate(
             model, lpot.ArrayLoader(data[:32], np.zeros(32), batch_size=16), CalibrationSpec()
         )
     }
@@ -35,11 +35,11 @@ def attention():
 
 
 def test_the_default_follows_the_model_and_the_other_stays_in_the_space(attention, digits, tmp_path):
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     assert backend.capability(attention[0]).options["int8_ops"] == ("weighted", "all")
     assert backend.capability(digits[0]).options["int8_ops"] == ("all", "weighted")  # a CNN
     attention[0].export(str(tmp_path / "sm"), verbose=False)  # no layers: read from the TFLite graph
-    saved = backend.load_model(tmp_path / "sm")
+    saved = backend.load(tmp_path / "sm")
     assert backend.capability(saved).options["int8_ops"] == ("weighted", "all")
 
 
@@ -48,7 +48,7 @@ def test_the_default_follows_the_model_and_the_other_stays_in_the_space(attentio
 )
 def test_which_ops_run_int8(attention, int8_ops, attention_dtype):
     model, data, stats = attention
-    quantized = TensorFlowBackend().quantize(model, recipe_for(model, int8_ops=int8_ops), stats)
+    quantized = quantize(tf_backend(), model, recipe_for(model, int8_ops=int8_ops), stats)
     kinds = kernel_dtypes(quantized)
     assert kinds["FULLY_CONNECTED"] == {"int8"}  # the weighted ops are INT8 either way
     for op in ("BATCH_MATMUL", "SOFTMAX", "SQUARED_DIFFERENCE"):  # attention and layer norm

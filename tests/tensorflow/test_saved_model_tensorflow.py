@@ -11,15 +11,14 @@ import pytest
 from test_conformance import DigitsConformance
 
 import lpot
+from conformance.suite import quantize
 from lpot.engine import CalibrationSpec
 from lpot.errors import ConfigError, ModelError
-from lpot.tuning.sensitivity import op_errors
-from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.recipe_builder import recipe_for
 from lpot_tensorflow.runtime import TFLiteModel
 from lpot_tensorflow.saved_model import SavedModel
 from models import accuracy
-from probes import calibration_specs, int8_kernels, int8_ops, interpreter_op_types
+from probes import calibration_specs, int8_kernels, int8_ops, interpreter_op_types, tf_backend
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def exported(tmp_path_factory, digits):
 @pytest.fixture(scope="module")
 def saved_model(exported):
     """Loaded once: the float TFLite graph behind the capability is cached on it."""
-    return TensorFlowBackend().load_model(str(exported))
+    return tf_backend().load(str(exported))
 
 
 def _config(tmp_path, **tuning) -> dict:
@@ -41,7 +40,7 @@ def _config(tmp_path, **tuning) -> dict:
 
 def _named(model: SavedModel, part: str) -> str:
     """The op name lpot derived from the TFLite graph for the Keras layer ``part``."""
-    return next(op.name for op in TensorFlowBackend().capability(model).opwise if f"/{part}_" in op.name)
+    return next(op.name for op in tf_backend().capability(model).opwise if f"/{part}_" in op.name)
 
 
 class TestSavedModelConformance(DigitsConformance):
@@ -75,7 +74,7 @@ def test_saved_model_path_tunes_to_int8_within_one_percent(tmp_path, exported, d
     assert result.model(xv[:7]).shape == (7, 10)
     assert result.model({"image": xv[:3]}).shape == (3, 10)
     result.save(tmp_path / "out")
-    loaded = TensorFlowBackend().load(tmp_path / "out")
+    loaded = tf_backend().read(tmp_path / "out")
     assert int8_ops(loaded) == int8_ops(result.model)
     np.testing.assert_array_equal(loaded.predict(xv), result.model.predict(xv))
     assert json.loads((tmp_path / "out" / "recipe.json").read_text())["options"]["format"] == "tflite"
@@ -96,7 +95,7 @@ def test_forced_fallback_keeps_the_op_float_calibrates_once_and_resume_calibrate
             q_dataloader=lpot.ArrayLoader(x[:64], y[:64], batch_size=32),
             eval_func=eval_func,
             config=_config(tmp_path),
-            backend=TensorFlowBackend(),  # a fresh one: nothing cached from the first run
+            backend=tf_backend(),  # a fresh one: nothing cached from the first run
             resume=resume,
             progress=False,
         )
@@ -118,7 +117,7 @@ def test_forced_fallback_keeps_the_op_float_calibrates_once_and_resume_calibrate
 
 def test_mse_strategy_ranks_saved_model_ops_by_inspect(tmp_path, saved_model, digits, caplog):
     _, (x, y, xv, yv) = digits
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     calib = lpot.ArrayLoader(x[:64], y[:64], batch_size=32)
     conv3 = _named(saved_model, "conv3")
     with caplog.at_level(logging.WARNING, logger="lpot"):
@@ -135,8 +134,8 @@ def test_mse_strategy_ranks_saved_model_ops_by_inspect(tmp_path, saved_model, di
     # what mse ranked by: every op's output error, FP32 TFLite vs INT8 TFLite
     stats = {"minmax": backend.calibrate(saved_model, calib, CalibrationSpec())}
     ops = list(backend.capability(saved_model).opwise)
-    errors = op_errors(
-        backend, saved_model, backend.quantize(saved_model, recipe_for(saved_model), stats), ops, calib
+    errors = backend.op_errors(
+        saved_model, quantize(backend, saved_model, recipe_for(saved_model), stats), ops, calib
     )
     assert set(errors) == {op.name for op in ops}
     assert all(0.0 < e < 0.05 for e in errors.values()), errors
@@ -148,8 +147,8 @@ def test_saved_model_size_benchmark_signature_and_keras_families_left_out(
     keras_model, (x, _, xv, _) = digits
     # the FP32 model eval_func gets for the baseline runs the signature in TensorFlow
     np.testing.assert_allclose(saved_model.predict(xv), keras_model.predict(xv, verbose=0), atol=1e-4)
-    backend = TensorFlowBackend(formats=("tflite", "keras_int8"))
-    again = backend.load_model(exported)
+    backend = tf_backend(formats=("tflite", "keras_int8"))
+    again = backend.load(exported)
     assert backend.fingerprint(again) == backend.fingerprint(saved_model)
     with caplog.at_level(logging.WARNING, logger="lpot"):
         assert backend.capability(again).options["format"] == ("tflite",)
@@ -157,7 +156,7 @@ def test_saved_model_size_benchmark_signature_and_keras_families_left_out(
     assert caplog.text.count("keras_int8") == 1  # said once
     bench = backend.benchmark(saved_model, lpot.ArrayLoader(x[:32], None, 8), warmup=1, iterations=3)
     assert bench.latency_ms > 0
-    serve = TensorFlowBackend(signature="serve").load_model(exported)
+    serve = tf_backend(signature="serve").load(exported)
     assert serve.signature == "serve" and serve(x[:2]).shape == (2, 10)
 
 
@@ -173,13 +172,13 @@ def test_two_inputs_two_outputs_follow_the_signature_contract(tmp_path):
     model.export(str(tmp_path / "sm"), verbose=False)
     rng = np.random.default_rng(0)
     xa, xb = rng.normal(size=(40, 16)).astype("float32"), rng.normal(size=(40, 4, 4, 2)).astype("float32")
-    backend = TensorFlowBackend()
-    sm = backend.load_model(tmp_path / "sm")
+    backend = tf_backend()
+    sm = backend.load(tmp_path / "sm")
     assert sm.input_order == ["a", "b"]  # sorted: Keras' export lists them [b, a]
     for got, want in zip(sm([xa, xb]), model.predict([xa, xb], verbose=0)):
         np.testing.assert_allclose(got, want, atol=1e-5)
     stats = {"minmax": backend.calibrate(sm, [({"a": xa, "b": xb}, None)], CalibrationSpec(sampling_size=40))}
-    int8 = backend.quantize(sm, recipe_for(sm), stats)
+    int8 = quantize(backend, sm, recipe_for(sm), stats)
     assert len(int8_ops(int8)) == 4
     by_list, by_name = int8.predict([xa, xb], batch_size=16), int8({"b": xb, "a": xa})
     assert [o.shape for o in by_list] == [(40, 3), (40, 2)]
@@ -190,9 +189,9 @@ def test_two_inputs_two_outputs_follow_the_signature_contract(tmp_path):
 def test_keras_file_path_still_loads(tmp_path, digits):
     model, (_, _, xv, _) = digits
     model.save(tmp_path / "m.keras")
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     assert backend.accepts(str(tmp_path / "m.keras"))
-    loaded = backend.load_model(tmp_path / "m.keras")
+    loaded = backend.load(tmp_path / "m.keras")
     np.testing.assert_allclose(
         loaded.predict(xv[:20], verbose=0), model.predict(xv[:20], verbose=0), atol=1e-6
     )
@@ -201,7 +200,7 @@ def test_keras_file_path_still_loads(tmp_path, digits):
 def test_bad_saved_model_inputs_are_one_line_errors_naming_the_path(tmp_path, exported, saved_model, digits):
     import tensorflow as tf
 
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     empty = tmp_path / "empty"
     empty.mkdir()
     bare = tmp_path / "bare"
@@ -214,14 +213,14 @@ def test_bad_saved_model_inputs_are_one_line_errors_naming_the_path(tmp_path, ex
         (backend, exported / "variables" / "variables.index", "a file inside the SavedModel folder"),
         (backend, bare, "has no signature"),
         (
-            TensorFlowBackend(signature="predict"),
+            tf_backend(signature="predict"),
             exported,
             "no signature 'predict'; available: 'serve', 'serving_default'",
         ),
     ]
     for which, path, message in cases:
         with pytest.raises(ModelError, match=message) as info:
-            which.load_model(path)
+            which.load(path)
         assert str(path) in str(info.value) and "\n" not in str(info.value)
     assert backend.accepts(exported / "saved_model.pb") and not backend.accepts(empty)
 
@@ -239,7 +238,7 @@ def test_bad_saved_model_inputs_are_one_line_errors_naming_the_path(tmp_path, ex
 
 def test_saved_copy_keeps_the_signature_it_was_tuned_with(tmp_path):
     """Two signatures computing different things: a reload (and a benchmark instance, which loads
-    the copied folder itself) must run the one chosen with TensorFlowBackend(signature=...)."""
+    the copied folder itself) must run the one chosen with tf_backend(signature=...)."""
     import tensorflow as tf
 
     module = tf.Module()
@@ -249,14 +248,14 @@ def test_saved_copy_keeps_the_signature_it_was_tuned_with(tmp_path):
     times = tf.function(lambda x: {"output_0": x * module.v}, input_signature=spec)
     tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": plus, "times": times})
     x = np.ones((2, 3), np.float32)
-    backend = TensorFlowBackend(signature="times")
-    model = backend.load_model(tmp_path / "sm")
+    backend = tf_backend(signature="times")
+    model = backend.load(tmp_path / "sm")
     np.testing.assert_array_equal(model(x), 2 * x)
     folder = backend.save(model, tmp_path / "out")
     for path in (tmp_path / "out", folder):  # what a reload and a benchmark instance open
-        again = TensorFlowBackend().load(path)
+        again = tf_backend().load(path)
         assert again.signature == "times"
         np.testing.assert_array_equal(again(x), 2 * x)
-    assert TensorFlowBackend().fingerprint(again) == backend.fingerprint(model)  # lpot's note not hashed
-    chosen = TensorFlowBackend(signature="serving_default").load(tmp_path / "out")  # asking still wins
+    assert tf_backend().fingerprint(again) == backend.fingerprint(model)  # lpot's note not hashed
+    chosen = tf_backend(signature="serving_default").load(tmp_path / "out")  # asking still wins
     np.testing.assert_array_equal(chosen(x), x + 2)

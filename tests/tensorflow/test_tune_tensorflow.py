@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 import lpot
+from conformance.suite import quantize
 from lpot.engine import CalibrationSpec
 from lpot.errors import ConfigError, ModelError
 from lpot.space import build_space
-from lpot_tensorflow.backend import TensorFlowBackend
 from lpot_tensorflow.recipe_builder import recipe_for
 from lpot_tensorflow.runtime import TFLiteModel
 from models import accuracy, digits_cnn, train
-from probes import float_layers, int8_ops
+from probes import float_layers, int8_ops, tf_backend
 
 HERE = Path(__file__).resolve().parent
 ALL = {"conv1", "conv2", "conv3", "fc1", "fc2"}
@@ -51,7 +51,7 @@ def test_static_int8_meets_one_percent_with_eval_func(tmp_path, digits):
     assert result.model(xv[:7]).shape == (7, 10)
     assert accuracy(result.model, xv, yv) == pytest.approx(result.accuracy)
     result.save(tmp_path / "out")
-    loaded = TensorFlowBackend().load(tmp_path / "out")
+    loaded = tf_backend().read(tmp_path / "out")
     assert int8_ops(loaded) == ALL  # the layer table travels inside the .tflite
     np.testing.assert_array_equal(loaded.predict(xv), result.model.predict(xv))
     assert json.loads((tmp_path / "out" / "recipe.json").read_text())["options"]["format"] == "tflite"
@@ -59,17 +59,17 @@ def test_static_int8_meets_one_percent_with_eval_func(tmp_path, digits):
 
 def test_layer_fallback_keeps_that_layer_float_and_resume_rebuilds_the_same_bytes(digits, capfd):
     model, (x, y, xv, yv) = digits
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     stats = {
         "minmax": backend.calibrate(model, lpot.ArrayLoader(x[:64], y[:64], batch_size=32), CalibrationSpec())
     }
     recipe = recipe_for(model, ALL - {"conv2"})
-    quantized = backend.quantize(model, recipe, stats)
+    quantized = quantize(backend, model, recipe, stats)
     assert int8_ops(quantized) == ALL - {"conv2"}
     assert "conv2" in float_layers(quantized)
     assert accuracy(quantized, xv, yv) >= accuracy(model, xv, yv) - 0.02
     # a new process has no cached calibrated graph: it is rebuilt without data, ranges from the JSON stats
-    fresh = TensorFlowBackend().quantize(model, recipe, stats)
+    fresh = quantize(tf_backend(), model, recipe, stats)
     assert fresh.content == quantized.content
     assert "fully_quantize" not in capfd.readouterr().err  # the quantizer's C++ print, dropped
 
@@ -88,26 +88,28 @@ def test_quantizer_chatter_is_dropped_and_other_stderr_lines_are_kept(capfd):
 
 def test_default_space_and_errors(digits):
     model = digits[0]
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     cap = backend.capability(model)
     assert [k.name for k in cap.opwise] == ["conv1", "conv2", "conv3", "fc1", "fc2"]
     assert cap.options["format"][0] == "tflite" and "keras_int8" not in cap.options["format"]
-    assert cap.opwise[next(iter(cap.opwise))].activation.algorithm == ("minmax", "kl", "percentile")
-    assert TensorFlowBackend(objective="model_size").capability(model).options["format"][:2] == (
+    assert cap.options["activation.algorithm"] == ("minmax", "kl", "percentile")
+    assert tf_backend().capability(model, "post_training_static_quant", "model_size").options["format"][
+        :2
+    ] == (
         "tflite",
         "keras_int8",
     )
     with pytest.raises(ConfigError, match="op_wise: no quantizable op named 'fc3'.*did you mean 'fc2'"):
         build_space(cap, approach="post_training_static_quant", op_wise={"fc3": {}})
     with pytest.raises(ConfigError, match="unknown"):
-        TensorFlowBackend(formats=("onnx",))
+        tf_backend(formats=("onnx",))
 
 
 def test_import_and_accepts_do_not_import_tensorflow():
     code = (
         "import sys, lpot_tensorflow\n"
-        "from lpot_tensorflow.backend import TensorFlowBackend\n"
-        "b = TensorFlowBackend()\n"
+        "from lpot_tensorflow.engine import TensorFlowEngine\n"
+        "b = TensorFlowEngine()\n"
         "assert not b.accepts(object()) and not b.accepts(3.0)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sorted(sys.modules)\n"
     )
@@ -172,7 +174,7 @@ def test_keras_int8_family_for_model_size_when_tflite_cannot_meet_the_goal(tmp_p
     def tflite_penalized(m) -> float:
         return accuracy(m, xv, yv) - (0.5 if isinstance(m, TFLiteModel) else 0.0)
 
-    backend = TensorFlowBackend(objective="model_size")
+    backend = tf_backend()
     result = lpot.tune(
         model,
         q_dataloader=lpot.ArrayLoader(x[:64], y[:64], batch_size=32),
@@ -196,13 +198,13 @@ def test_qat_callback_reaches_ptq_and_converts_to_int8(digits):
 
     _, (x, y, xv, yv) = digits
     model = train(digits_cnn(), x, y, epochs=2)  # under-trained: fine-tuning has room to help
-    backend = TensorFlowBackend()
+    backend = tf_backend()
     stats = {
         "minmax": backend.calibrate(
             model, lpot.ArrayLoader(x[:128], y[:128], batch_size=32), CalibrationSpec()
         )
     }
-    ptq = accuracy(backend.quantize(model, recipe_for(model), stats), xv, yv)
+    ptq = accuracy(quantize(backend, model, recipe_for(model), stats), xv, yv)
 
     callback = lpot_tensorflow.QuantizationAwareCallback(x[:128], freeze_epoch=1)
     assert isinstance(callback, QuantizationAwareCallback)
@@ -268,7 +270,7 @@ def test_sigkill_then_resume_redoes_nothing(tmp_path):
 
 def test_benchmark_with_two_pinned_instances(digits):
     model, (_, _, x_val, _) = digits
-    result = TensorFlowBackend().benchmark(
+    result = tf_backend().benchmark(
         model,
         lpot.ArrayLoader(x_val[:32], None, 8),
         num_instances=2,

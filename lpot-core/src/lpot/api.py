@@ -16,10 +16,10 @@ from lpot.data import check_reiterable
 from lpot.errors import ConfigError, DataError
 from lpot.isa import cpu_features
 from lpot.objectives import Objective, Performance, bind_reference, create_objective
-from lpot.strategies import Strategy, create_strategy
-from lpot.tensorboard import require_writer
 from lpot.recipe import Approach
 from lpot.space import build_space
+from lpot.strategies import Strategy, create_strategy
+from lpot.tensorboard import require_writer
 from lpot.tuning.context import TuningJob
 from lpot.tuning.evaluation import make_evaluator
 from lpot.tuning.loop import run
@@ -50,6 +50,8 @@ def tune(
     ``status`` (met / budget_spent / exhausted).
     """
     cfg = load_config(config)
+    if cfg.tuning.exit_policy.performance_only:
+        eval_func, eval_dataloader = _not_evaluated, None
     q_dataloader, eval_dataloader, bench_dataloader = _config_loaders(
         cfg, q_dataloader, eval_dataloader, eval_func
     )
@@ -63,34 +65,15 @@ def tune(
             "quantization.approach: quant_aware_training, or pass calibration data as q_dataloader"
         )
     native = chosen.load(model)
-    space = build_space(
-        chosen.capability(native, approach, _objective_name(cfg)),
-        approach=approach,
-        model_wise=cfg.quantization.model_wise,
-        op_wise=cfg.quantization.op_wise,
-        sampling_sizes=cfg.quantization.calibration.sampling_size,
-        option_overrides={k: (v,) for k, v in settings.items()},
-    )
-    evaluator = make_evaluator(
-        chosen,
-        eval_func=eval_func,
-        eval_dataloader=eval_dataloader,
-        metric_config=cfg.evaluation.accuracy.metric if cfg.evaluation.accuracy else None,
-        higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
-        postprocess=_postprocess(cfg),
-        staged=cfg.tuning.staged_evaluation,
-        output=cfg.model.scored_output,
-    )
+    evaluator = _evaluator(chosen, cfg, eval_func, eval_dataloader, progress)
     tensorboard = cfg.tensorboard or cfg.tuning.tensorboard
     if tensorboard:
         require_writer()  # fail now, not after hours of tuning
     workspace, resuming = _workspace(cfg, resume)
-    if evaluator.dataloader is not None:
-        evaluator.dataloader = with_progress(evaluator.dataloader, "evaluating", progress)
     job = TuningJob(
         backend=chosen,
         model=native,
-        space=space,
+        space=_space(chosen, native, cfg, approach, settings),
         strategy=strategy or create_strategy(cfg.tuning.strategy.name, dict(cfg.tuning.strategy.params)),
         evaluator=evaluator,
         objective=bind_reference(objective or _objective(cfg), native),
@@ -108,8 +91,38 @@ def tune(
         tensorboard=tensorboard,
         q_func=q_func,
         executor=cfg.tuning.executor,
+        performance_only=cfg.tuning.exit_policy.performance_only,
+        data_version=cfg.tuning.data_version,
     )
     return run(job)
+
+
+def _space(backend: Backend, native: Any, cfg: Config, approach: str, settings: Mapping[str, Any]) -> Any:
+    """The backend's capability for this model, narrowed by the config and the framework name."""
+    return build_space(
+        backend.capability(native, approach, _objective_name(cfg)),
+        approach=approach,
+        model_wise=cfg.quantization.model_wise,
+        op_wise=cfg.quantization.op_wise,
+        sampling_sizes=cfg.quantization.calibration.sampling_size,
+        option_overrides={k: (v,) for k, v in settings.items()},
+    )
+
+
+def _evaluator(backend: Backend, cfg: Config, eval_func: Any, eval_dataloader: Any, progress: bool) -> Any:
+    evaluator = make_evaluator(
+        backend,
+        eval_func=eval_func,
+        eval_dataloader=eval_dataloader,
+        metric_config=cfg.evaluation.accuracy.metric if cfg.evaluation.accuracy else None,
+        higher_is_better=cfg.tuning.accuracy_criterion.higher_is_better,
+        postprocess=_postprocess(cfg),
+        staged=cfg.tuning.staged_evaluation,
+        output=cfg.model.scored_output,
+    )
+    if evaluator.dataloader is not None:
+        evaluator.dataloader = with_progress(evaluator.dataloader, "evaluating", progress)
+    return evaluator
 
 
 def resolve_backend(model: Any, cfg: Config, backend: Any = None) -> tuple[Backend, dict[str, Any]]:
@@ -121,6 +134,11 @@ def resolve_backend(model: Any, cfg: Config, backend: Any = None) -> tuple[Backe
     if cfg.model.framework:
         return plugins.backend_for_framework(cfg.model.framework)
     return plugins.backend_for(model), {}
+
+
+def _not_evaluated(model: Any) -> float:
+    """``exit_policy.performance_only``: every model scores the same, so every recipe meets the goal."""
+    return 0.0
 
 
 def _objective_name(cfg: Config) -> str:

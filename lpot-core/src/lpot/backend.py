@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from lpot.data import LimitedLoader, batch_size_of, split_batch
-from lpot.engine import CalibrationSpec, Engine, Feature, QuantizeContext, Stats, merged_artifacts, tensor_ranges
+from lpot.engine import (
+    CalibrationSpec,
+    Engine,
+    Feature,
+    QuantizeContext,
+    Stats,
+    merged_artifacts,
+    tensor_ranges,
+)
 from lpot.errors import ConfigError, DataError, ModelError
 from lpot.instances import BenchmarkResult
 from lpot.metric import Metric
@@ -95,10 +103,14 @@ class Backend:
     ) -> Any:
         """``recipe`` applied with ranges chosen by the one range rule (:func:`tensor_ranges`)."""
         if train is not None and not self.has(Feature.QAT):
-            raise ConfigError(f"the {self.name} backend does not train: quant_aware_training is not supported")
+            raise ConfigError(
+                f"the {self.name} backend does not train: quant_aware_training is not supported"
+            )
         context = QuantizeContext(
             train=train,
-            calibration=None if calibration is None else _Inputs(LimitedLoader(calibration, recipe.calib_sampling_size)),
+            calibration=None
+            if calibration is None
+            else _Inputs(LimitedLoader(calibration, recipe.calib_sampling_size)),
             artifacts=merged_artifacts(stats),
         )
         ranges = tensor_ranges(recipe, stats, tensors) if recipe.calibration_algorithms() else {}
@@ -112,7 +124,9 @@ class Backend:
         """The output a metric scores: ``output`` by name, else the only one."""
         return choose_output(self.engine.predict(model, inputs), output)
 
-    def evaluate(self, model: Any, dataloader: DataLoader, metric: Metric, output: str | None = None) -> float:
+    def evaluate(
+        self, model: Any, dataloader: DataLoader, metric: Metric, output: str | None = None
+    ) -> float:
         """``metric`` over the batches of ``dataloader``, scoring ``output`` (see :func:`choose_output`)."""
         metric.reset()
         for batch in dataloader:
@@ -133,7 +147,9 @@ class Backend:
             log.warning("per-op inspection failed on the %s backend, no per-op errors: %s", self.name, exc)
             return {}
 
-    def _op_errors(self, fp32: Any, quantized: Any, ops: Sequence[OpKey], dataloader: DataLoader, batches: int) -> dict[str, float]:
+    def _op_errors(
+        self, fp32: Any, quantized: Any, ops: Sequence[OpKey], dataloader: DataLoader, batches: int
+    ) -> dict[str, float]:
         sums: dict[str, list[float]] = {}
         for batch in itertools.islice(dataloader, batches):
             inputs = split_batch(batch)[0]
@@ -149,7 +165,9 @@ class Backend:
                 acc[1] += float(np.sum(np.square(a64)))
         return {name: (num / den if den else 0.0) for name, (num, den) in sums.items()}
 
-    def inspect(self, model: Any, dataloader: DataLoader, ops: Sequence[OpKey], batches: int = 2) -> dict[str, Any]:
+    def inspect(
+        self, model: Any, dataloader: DataLoader, ops: Sequence[OpKey], batches: int = 2
+    ) -> dict[str, Any]:
         """Each op's outputs over a few batches, flattened and joined (histograms)."""
         if not self.has(Feature.INSPECT):
             return {}

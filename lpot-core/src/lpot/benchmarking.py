@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lpot.instances import BenchmarkResult
 from lpot.errors import ConfigError, DataError
+from lpot.instances import BenchmarkResult
 
 
 @dataclass

@@ -76,7 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (SIGINT): the commit in flight completes or rolls back."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on(signum: int, _frame: Any) -> None:
+    raise Stopped(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
     args = _parser().parse_args(argv)
     args.quiet = getattr(args, "quiet", False)
     args.debug = getattr(args, "debug", False)
@@ -84,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else (logging.ERROR if args.quiet else logging.WARNING),
         format="lpot: %(levelname)s: %(message)s",
     )
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on)
     try:
         return _COMMANDS[args.command](args)
     except LpotError as exc:
@@ -91,9 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"lpot: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("lpot: interrupted; finished trials are saved, continue with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        name = signal.Signals(signum).name
+        hint = "continue with --resume" if args.command == "tune" else "nothing was saved"
+        print(f"lpot: stopped by {name}; finished trials are saved in the history, {hint}", file=sys.stderr)
+        return 128 + int(signum)
 
 
 def _npz(path: str | None, batch_size: int) -> Any:
@@ -139,8 +158,25 @@ def _tune(args: argparse.Namespace) -> int:
     )
     print(result)
     if args.output:
-        print(f"saved: {result.save(args.output)}")
+        output = _output_folder(args.output, args.model)
+        print(f"saved: {result.save(output)}")
     return 0
+
+
+def _output_folder(output: str, model: str) -> Path:
+    """``--output``: a new, empty or lpot-written folder that does not hold the input model."""
+    folder, source = Path(output).resolve(), Path(model).resolve()
+    if source == folder or folder in source.parents:
+        raise ConfigError(
+            f"--output {output} holds the input model {model}: saving there would replace it; choose another folder"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--output {output} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "recipe.json").exists():
+        raise ConfigError(
+            f"--output {output} already holds files lpot did not write; choose a new or empty folder"
+        )
+    return folder
 
 
 def with_executor(cfg: Any, name: str | None, workers: int | None) -> Any:

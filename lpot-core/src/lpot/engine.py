@@ -153,7 +153,9 @@ class Engine(Protocol):
     def calibrate(self, model: Any, batches: Iterable[Inputs], spec: CalibrationSpec) -> Stats:
         """FP32 inference over input batches (already cut to ``spec.sampling_size``): per-tensor ranges."""
 
-    def quantize(self, model: Any, recipe: Recipe, ranges: Mapping[str, Range], context: QuantizeContext) -> Any:
+    def quantize(
+        self, model: Any, recipe: Recipe, ranges: Mapping[str, Range], context: QuantizeContext
+    ) -> Any:
         """``recipe`` applied to ``model`` with the given ``ranges``; never calibrates again."""
 
     def predict(self, model: Any, inputs: Inputs) -> dict[str, Any]:
@@ -184,21 +186,24 @@ def tensor_ranges(
 ) -> dict[str, Range]:
     """The one range rule: which calibration algorithm ranges which tensor.
 
-    The algorithm most of the recipe's INT8 ops ask for ranges every calibrated tensor; an INT8 op
-    that asks for another has its own tensors (``tensors[op name]``, from the capability) ranged by
-    that one. Ops missing from ``tensors`` only take part in the majority.
+    The algorithm most of the recipe's INT8 ops ask for (minmax when none asks) ranges every
+    calibrated tensor; an INT8 op that asks for another has its own tensors (``tensors[op name]``,
+    from the capability) ranged by that one. Ops missing from ``tensors`` only take part in the majority.
     """
     quantized = recipe.quantized_ops()
-    algorithms = [recipe.op(k).activation.algorithm or "minmax" for k in quantized]
-    if not algorithms:
+    if not quantized:
         return {}
-    missing = sorted(set(algorithms) - set(stats))
+    asked = [recipe.algorithm_of(k) for k in quantized]
+    named = [a for a in asked if a is not None] or ["minmax"]
+    missing = sorted(set(named) - set(stats))
     if missing:
-        raise QuantizationError(f"no calibration statistics for algorithm(s) {missing} (given: {sorted(stats)})")
-    main = _majority(algorithms)
+        raise QuantizationError(
+            f"no calibration statistics for algorithm(s) {missing} (given: {sorted(stats)})"
+        )
+    main = _majority(named)
     ranges = dict(stats[main].ranges)
-    for key, algorithm in zip(quantized, algorithms):
-        if algorithm == main:
+    for key, algorithm in zip(quantized, asked):
+        if algorithm is None or algorithm == main:
             continue
         own = stats[algorithm].ranges
         ranges.update({t: own[t] for t in tensors.get(key.name, ()) if t in own})

@@ -41,3 +41,19 @@ class ResumeError(LpotError, RuntimeError):
 
 class QuantizationError(LpotError, RuntimeError):
     """A backend could not apply a recipe to a model."""
+
+
+class ExecutorError(LpotError, RuntimeError):
+    """A parallel executor itself failed (a worker that cannot start)."""
+
+
+class WorkerSetupError(LpotError, RuntimeError):
+    """A worker could not load what the driver sent it (an eval_func it cannot import, ...)."""
+
+
+class WorkspaceError(LpotError, OSError):
+    """A workspace cannot be used: not a folder, not writable, a full disk, a damaged file in it."""
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another lpot run holds the workspace's lock."""

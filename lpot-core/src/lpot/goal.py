@@ -53,4 +53,8 @@ class Goal:
         return self.oriented(accuracy) - self.oriented(self.threshold)
 
     def to_dict(self) -> dict[str, float | bool]:
-        return {"baseline": self.baseline, "threshold": self.threshold, "higher_is_better": self.higher_is_better}
+        return {
+            "baseline": self.baseline,
+            "threshold": self.threshold,
+            "higher_is_better": self.higher_is_better,
+        }

@@ -65,6 +65,7 @@ def benchmark(
             engine.set_threads(None)
     else:
         ref = backend.registered or engine  # a registered engine is loaded again by name
+        engine.predict(model, batches[0])  # one batch seen: an engine that traces to save has its example
         with tempfile.TemporaryDirectory(prefix="lpot-bench-") as tmp:
             file = engine.save(model, Path(tmp))
             args = [(ref, str(file), batches, g, warmup, iterations) for g in groups]

@@ -118,12 +118,12 @@ class Footprint:
             Path("/proc/self/clear_refs").write_text("5")
             base = _status_kb("VmRSS")
             for inputs in batches:
-                backend.predict(model, inputs)
+                backend.outputs(model, inputs)
             return float(max(_status_kb("VmHWM") - base, 0) * 1024)
         tracemalloc.start()
         try:
             for inputs in batches:
-                backend.predict(model, inputs)
+                backend.outputs(model, inputs)
             return float(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()

@@ -131,7 +131,9 @@ def load_engine(name: str) -> Any:
             raise BackendNotFoundError(str(exc)) from exc
         raise
     info = available("lpot.backends")[name]
-    check_engine(engine, where=f"backend {name!r} from {info.distribution or 'an unknown package'} ({info.value})")
+    check_engine(
+        engine, where=f"backend {name!r} from {info.distribution or 'an unknown package'} ({info.value})"
+    )
     return engine
 
 
@@ -153,9 +155,13 @@ def engine_problems(engine: object) -> list[str]:
     features = engine.features  # type: ignore[attr-defined]
     unknown = [f for f in features if f not in set(Feature)]
     if unknown:
-        problems.append(f"unknown features {sorted(map(str, unknown))} (known: {', '.join(f.value for f in Feature)})")
+        problems.append(
+            f"unknown features {sorted(map(str, unknown))} (known: {', '.join(f.value for f in Feature)})"
+        )
     for feature in features:
-        lacking = [m for m in FEATURE_MEMBERS.get(Feature(feature), ()) if not callable(getattr(engine, m, None))]
+        lacking = [
+            m for m in FEATURE_MEMBERS.get(Feature(feature), ()) if not callable(getattr(engine, m, None))
+        ]
         if feature in set(Feature) and lacking:
             problems.append(f"declares feature {str(feature)!r} but has no {', '.join(lacking)}")
     aliases = engine.aliases  # type: ignore[attr-defined]

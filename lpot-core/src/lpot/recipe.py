@@ -222,11 +222,18 @@ class Recipe:
         """This recipe with ``keys`` kept in FP32."""
         return self.with_ops({k: FP32_OP for k in keys})
 
+    def algorithm_of(self, key: OpKey) -> str | None:
+        """The calibration algorithm asked for ``key``'s tensors: the op's own, else the model-wise
+        ``activation.algorithm`` option (engines that take it for the whole model); None where the
+        engine offers no choice (an op whose own range is never used)."""
+        return self.op(key).activation.algorithm or self.options.get("activation.algorithm")
+
     def calibration_algorithms(self) -> set[str]:
-        """Which calibration algorithms the quantized activations of this recipe need."""
-        if self.approach != Approach.STATIC:
+        """Which calibration algorithms the quantized activations of this recipe need (minmax when
+        no quantized op asks for one)."""
+        if self.approach != Approach.STATIC or not self.quantized_ops():
             return set()
-        return {c.activation.algorithm or "minmax" for c in self.ops.values() if c.is_quantized}
+        return {a for k in self.quantized_ops() if (a := self.algorithm_of(k))} or {"minmax"}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, ops in the recipe's (graph) order: a recipe read back from history proposes

@@ -181,7 +181,9 @@ def _rule_items(rules: Any) -> list[tuple[str, str, tuple[Any, ...]]]:
     return out
 
 
-def _restrict_options(options: dict[str, tuple[Any, ...]], rules: Any, where: str) -> dict[str, tuple[Any, ...]]:
+def _restrict_options(
+    options: dict[str, tuple[Any, ...]], rules: Any, where: str
+) -> dict[str, tuple[Any, ...]]:
     """Model-wise rules narrow the backend's model-wise form of the same setting."""
     out = dict(options)
     for tensor, attr, allowed in _rule_items(rules) if rules is not None else []:
@@ -193,7 +195,9 @@ def _restrict_options(options: dict[str, tuple[Any, ...]], rules: Any, where: st
             continue
         kept = tuple(v for v in out[key] if v in wanted)
         if not kept:
-            raise ConfigError(f"{where}.{key}: {list(allowed)} is not supported here; the backend offers {list(out[key])}")
+            raise ConfigError(
+                f"{where}.{key}: {list(allowed)} is not supported here; the backend offers {list(out[key])}"
+            )
         out[key] = kept
     return out
 

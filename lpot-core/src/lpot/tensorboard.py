@@ -43,7 +43,10 @@ def write_tensorboard(
     """Write ``logdir/fp32`` and ``logdir/tuned`` event files; return ``logdir``."""
     writer_cls = require_writer()
     data = list(itertools.islice(dataloader, batches))
-    outputs = {"fp32": backend.inspect(fp32, data, ops, batches), "tuned": backend.inspect(tuned, data, ops, batches)}
+    outputs = {
+        "fp32": backend.inspect(fp32, data, ops, batches),
+        "tuned": backend.inspect(tuned, data, ops, batches),
+    }
     weights = {"fp32": backend.op_weights(fp32, ops), "tuned": backend.op_weights(tuned, ops)}
     for label, model_outputs in outputs.items():
         with writer_cls(str(Path(logdir) / label)) as writer:

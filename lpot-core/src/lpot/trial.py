@@ -10,8 +10,8 @@ from typing import Any
 
 from lpot.recipe import Recipe
 
-OK = "ok"
-FAILED = "failed"
+OK = "ok"  # the trial ran: quantized, evaluated, measured
+FAILED = "failed"  # the backend could not build or run the recipe (kept so it is never retried)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +84,3 @@ class Trial:
             "fp32_ops": len(self.recipe.fp32_ops()),
             "status": self.status,
         }
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

@@ -8,4 +8,12 @@ if isa_allows_amx():
     # permission the first AMX instruction kills the process (SIGILL). Cheap, and mxnet-free.
     request_amx_permission()
 
-__all__ = ["__version__", "enable_amx"]
+__all__ = ["MXNetBackend", "MXNetEngine", "__version__", "enable_amx"]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("MXNetEngine", "MXNetBackend"):  # MXNetBackend: the name earlier releases used
+        from lpot_mxnet.engine import MXNetEngine
+
+        return MXNetEngine
+    raise AttributeError(f"module 'lpot_mxnet' has no attribute {name!r}")

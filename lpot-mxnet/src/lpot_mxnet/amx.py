@@ -55,6 +55,9 @@ def isa_allows_amx() -> bool:
     return any(os.environ.get(v, "").upper() in AMX_ISAS for v in ISA_VARIABLES)
 
 
+INHERIT = "LPOT_MXNET_AMX"
+
+
 def amx_enabled() -> bool:
     """AMX is on for MXNet in this process: :func:`enable_amx` ran, or the user set the ISA variable
     before starting Python and the permission is held (lpot_mxnet asks for it at import then)."""
@@ -92,6 +95,7 @@ def enable_amx() -> bool:
             else:
                 os.environ[name] = value
     _enabled = True
+    os.environ[INHERIT] = "1"  # spawned benchmark instances ask for the permission themselves
     return True
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from lpot.backend import CalibrationSpec, Stats
-from lpot.data import batch_size_of, split_batch
+from lpot.data import batch_size_of
+from lpot.engine import CalibrationSpec, Stats
 from lpot.errors import DataError
 from lpot_mxnet.graph import Graph, to_ndarrays
 
@@ -94,7 +94,7 @@ def _kl_threshold(hist: tuple[Any, ...], dtype: str, fallback: float) -> float:
     return float(np.asarray(th).reshape(-1)[0])
 
 
-def calibrate(graph: Graph, dataloader: Iterable[Any], spec: CalibrationSpec) -> Stats:
+def calibrate(graph: Graph, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
     import mxnet as mx
 
     if spec.algorithm not in ALGORITHMS:
@@ -105,8 +105,7 @@ def calibrate(graph: Graph, dataloader: Iterable[Any], spec: CalibrationSpec) ->
     module = None
     bound: list[tuple[str, Any]] = []
     samples = 0
-    for batch in dataloader:
-        inputs, _ = split_batch(batch)
+    for inputs in batches:
         arrays = to_ndarrays(inputs, graph.data_names)
         shapes = [(n, a.shape) for n, a in zip(graph.data_names, arrays)]
         if module is None:

@@ -4,10 +4,11 @@ The list comes from MXNet itself: its quantization pass is run once over the fus
 nothing excluded, and every node it turns into a ``quantized_*`` node is a layer lpot may tune.
 Layers are named by their FP32 node names (``conv0_fwd``), what ``exclude_layers`` accepts.
 
-MXNet takes one ``quantized_dtype`` per graph: lpot's per-op activation dtype is reduced to it by
-majority. ``uint8`` means MXNet's ``auto`` (unsigned where the calibrated tensor is non-negative,
-signed where it is not); MXNet's plain ``uint8`` would clip every negative activation (input
-data, logits) to zero and is never the better choice, so it is not offered.
+MXNet takes one ``quantized_dtype`` and one weight granularity per graph, so they are model-wise
+options (``activation.dtype``, ``weight.granularity``); per op lpot applies INT8, BF16 or FP32 and
+the calibration algorithm of the op's outputs. ``uint8`` means MXNet's ``auto`` (unsigned where the
+calibrated tensor is non-negative, signed where it is not); MXNet's plain ``uint8`` would clip every
+negative activation (input data, logits) to zero and is never the better choice, so it is not offered.
 
 ``bf16`` is offered for Convolution and FullyConnected layers (AMP's BF16 ops) only where the CPU
 has native BF16 (``cpu_features().fast_bf16``) *and* MXNet's oneDNN measurably runs a BF16 conv
@@ -17,10 +18,12 @@ after :func:`lpot_mxnet.amx.enable_amx`, and its AVX512-BF16 kernels are slower 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
+from lpot_mxnet.calibration import INT8_SUFFIX
 from lpot_mxnet.graph import BACKEND, WEIGHTED, layer_of, nodes
 
 STATIC = "post_training_static_quant"
@@ -56,26 +59,58 @@ def bf16_offered(cpu: CpuFeatures | None = None) -> bool:
 
 
 def op_capabilities(bf16: bool = False) -> tuple[OpCapability, OpCapability]:
-    """(weighted layer, activation-only layer) choices for static quantization.
+    """(weighted layer, activation-only layer) choices per op for static quantization.
 
     oneDNN runs the same INT8 graph on AVX2 and VNNI CPUs (u8s8 kernels either way), so the INT8
     choices do not depend on the ISA. Weights are always symmetric INT8 and activations symmetric
     (uint8 with zero at 0), as MXNet quantizes them. With ``bf16``, conv/FC layers may also run in
     BF16 (what an op leaving INT8 then falls back to).
     """
-    dtypes = ("uint8", "int8", "bf16", "fp32") if bf16 else ("uint8", "int8", "fp32")
-    activation = TensorChoices(dtype=dtypes, scheme=("sym",), algorithm=ALGORITHMS)
-    weight = TensorChoices(dtype=("int8", "fp32"), scheme=("sym",), granularity=("per_tensor", "per_channel"))
-    plain = TensorChoices(dtype=("uint8", "int8", "fp32"), scheme=("sym",), algorithm=ALGORITHMS)
-    return OpCapability(activation=activation, weight=weight), OpCapability(activation=plain)
+    dtypes = ("int8", "bf16", "fp32") if bf16 else ("int8", "fp32")
+    activation = TensorChoices(dtype=dtypes, algorithm=ALGORITHMS)
+    # pooling and flatten pass their input's INT8 range through: no calibrated range of their own
+    plain = TensorChoices(dtype=("int8", "fp32"))
+    return OpCapability(activation=activation, weight=TensorChoices(dtype=("int8",))), OpCapability(
+        activation=plain
+    )
 
 
-def build_capability_from_layers(layers: list[OpKey], bf16: bool = False) -> Capability:
+OPTIONS: dict[str, tuple[object, ...]] = {
+    "activation.dtype": ("uint8", "int8"),  # MXNet's quantized_dtype: auto, int8
+    "weight.granularity": ("per_tensor", "per_channel"),
+}
+
+
+def output_tensors(node: str) -> tuple[str, ...]:
+    """The calibrated tensors of a (fused) graph node, as MXNet's monitor names them."""
+    names = (f"{node}_output", f"{node}_output0")
+    return (*names, *(n + INT8_SUFFIX for n in names))
+
+
+def layer_tensors(fused: Any) -> dict[str, tuple[str, ...]]:
+    """Layer name -> the calibrated outputs its algorithm ranges: those of the fused node computing it
+    (calibration runs the fused graph, so a conv fused with its BN and ReLU is ``sg_mkldnn_conv_*``).
+    A layer whose output is the network's output is left out: that range is never used (the result
+    leaves in float), so an algorithm chosen for it would build the same model."""
+    import json
+
+    graph = json.loads(fused.tojson())
+    heads = {graph["nodes"][h[0]]["name"] for h in graph.get("heads", [])}
+    return {
+        layer_of(n).name: output_tensors(n["name"])
+        for n in nodes(fused)
+        if n["op"] != "null" and n["name"] not in heads
+    }
+
+
+def build_capability_from_layers(
+    layers: list[OpKey], bf16: bool = False, tensors: dict[str, tuple[str, ...]] | None = None
+) -> Capability:
     weighted, plain = op_capabilities(bf16)
-    opwise: dict[OpKey, OpCapability] = {}
-    optypewise: dict[str, OpCapability] = {}
-    for layer in layers:
-        cap = weighted if layer.op_type in WEIGHTED else plain
-        opwise[layer] = cap
-        optypewise.setdefault(layer.op_type, cap)
-    return Capability(optypewise=optypewise, opwise=opwise, approaches=(STATIC,))
+    tensors = dict(tensors or {})
+    head = OpCapability(activation=replace(weighted.activation, algorithm=()), weight=weighted.weight)
+    opwise = {
+        layer: (plain if layer.op_type not in WEIGHTED else weighted if layer.name in tensors else head)
+        for layer in layers
+    }
+    return Capability(opwise=opwise, approaches=(STATIC,), options=dict(OPTIONS), tensors=tensors)

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from lpot.data import split_batch
 from lpot.recipe import OpKey
 from lpot_mxnet.graph import (
     Graph,
@@ -45,36 +44,42 @@ def runnable_graph(model: Any) -> Graph:
     return graph
 
 
-def inspect(model: Any, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
-    import mxnet as mx
+class Probe:
+    """A block that outputs each requested layer's tensor (dequantized when INT8)."""
 
-    graph = runnable_graph(model)
-    graph_nodes = nodes(graph.symbol)
-    internals = graph.symbol.get_internals()
-    available = internals.list_outputs()
-    wanted: dict[str, list[str]] = {}  # layer -> [output] or [data, min, max]
-    for op in ops:
-        node = _node_for(op.name, graph_nodes)
-        if node is None:
-            continue
-        outs = [n for n in available if n.startswith(f"{node['name']}_output")]
-        if not outs:
-            continue
-        wanted[op.name] = outs[:3] if is_quantized(node) and len(outs) >= 3 else outs[:1]
-    if not wanted:
-        return {}
-    names = list(dict.fromkeys(n for outs in wanted.values() for n in outs))
-    group = mx.sym.Group([internals[n] for n in names])
-    probe = block_from_graph(group, graph.args, graph.auxs, graph.data_names)
-    collected: dict[str, list[np.ndarray]] = {layer: [] for layer in wanted}
-    for batch in dataloader:
-        inputs, _ = split_batch(batch)
-        results = probe(*to_ndarrays(inputs, graph.data_names))
-        results = results if isinstance(results, (list, tuple)) else [results]
-        values = dict(zip(names, results))
-        for layer, outs in wanted.items():
+    def __init__(self, model: Any, ops: Iterable[OpKey]) -> None:
+        import mxnet as mx
+
+        graph = runnable_graph(model)
+        graph_nodes = nodes(graph.symbol)
+        internals = graph.symbol.get_internals()
+        available = internals.list_outputs()
+        self.wanted: dict[str, list[str]] = {}  # layer -> [output] or [data, min, max]
+        for op in ops:
+            node = _node_for(op.name, graph_nodes)
+            if node is None:
+                continue
+            outs = [n for n in available if n.startswith(f"{node['name']}_output")]
+            if outs:
+                self.wanted[op.name] = outs[:3] if is_quantized(node) and len(outs) >= 3 else outs[:1]
+        self.names = list(dict.fromkeys(n for outs in self.wanted.values() for n in outs))
+        self.data_names = graph.data_names
+        self.block = None
+        if self.names:
+            group = mx.sym.Group([internals[n] for n in self.names])
+            self.block = block_from_graph(group, graph.args, graph.auxs, graph.data_names)
+
+    def run(self, inputs: Any) -> dict[str, np.ndarray]:
+        import mxnet as mx
+
+        if self.block is None:
+            return {}
+        results = self.block(*to_ndarrays(inputs, self.data_names))
+        values = dict(zip(self.names, results if isinstance(results, (list, tuple)) else [results]))
+        out = {}
+        for layer, outs in self.wanted.items():
             array = values[outs[0]]
             if len(outs) == 3:
                 array = mx.nd.contrib.dequantize(array, values[outs[1]], values[outs[2]], out_type="float32")
-            collected[layer].append(array.asnumpy().astype(np.float32))
-    return {layer: np.concatenate(chunks) for layer, chunks in collected.items() if chunks}
+            out[layer] = array.asnumpy().astype(np.float32)
+        return out

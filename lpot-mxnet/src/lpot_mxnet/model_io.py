@@ -6,7 +6,6 @@ loaded with ``SymbolBlock.imports``; lpot never pickles a model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
@@ -106,25 +105,16 @@ def export_bytes(model: Any) -> tuple[bytes, bytes]:
         return sym.read_bytes(), params.read_bytes()
 
 
-def fingerprint(model: Any) -> str:
-    """Hash of the graph and of every parameter's name, dtype, shape and values."""
-    digest = hashlib.sha256()
-    if not has_graph(model):
-        digest.update(symbol_of(model).tojson().encode())
-        for name, param in sorted(model.collect_params().items()):
-            digest.update(f"{name}:{param.shape}".encode())
-        return digest.hexdigest()
-    digest.update(model._cached_graph[1].tojson().encode())
+def content_bytes(model: Any) -> bytes:
+    """What defines the net, deterministically: its graph JSON, then every parameter's name, dtype,
+    shape and values. Hashed for resume, counted as the model's size."""
+    graph = model._cached_graph[1] if has_graph(model) else symbol_of(model)
+    parts = [graph.tojson().encode()]
     for name, param in sorted(model.collect_params().items()):
         data = param.data().asnumpy()
-        digest.update(f"{name}:{data.dtype}:{data.shape}".encode())
-        digest.update(data.tobytes())
-    return digest.hexdigest()
-
-
-def model_size(model: Any) -> int:
-    sym, params = export_bytes(model)
-    return len(sym) + len(params)
+        parts.append(f"{name}:{data.dtype}:{data.shape};".encode())
+        parts.append(data.tobytes())
+    return b"".join(parts)
 
 
 def save_model(model: Any, path: Path) -> Path:

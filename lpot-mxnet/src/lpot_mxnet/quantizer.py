@@ -13,79 +13,58 @@ graph (:mod:`lpot_mxnet.bf16`), so one graph can hold INT8, BF16 and FP32 layers
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lpot.backend import Stats
 from lpot.errors import QuantizationError
 from lpot.recipe import OpKey, Recipe
 from lpot_mxnet.bf16 import bf16_names, sources, to_bf16
 from lpot_mxnet.calibration import INT8_SUFFIX
-from lpot_mxnet.graph import BACKEND, Graph, block_from_graph, layer_of, nodes
+from lpot_mxnet.graph import BACKEND, Graph, block_from_graph
 
 GRANULARITY = {"per_tensor": "tensor-wise", "per_channel": "channel-wise"}
 _OUTPUT = re.compile(r"_output\d*$")
 
 
-def _majority(values: list[Any], default: Any) -> Any:
-    values = [v for v in values if v is not None]
-    return Counter(values).most_common(1)[0][0] if values else default
-
-
 def settings(recipe: Recipe) -> dict[str, str]:
-    """MXNet's graph-wide arguments from the quantized ops' configs (MXNet takes them per graph)."""
-    quantized = [c for c in recipe.ops.values() if c.is_quantized]
-    weights = [c.weight for c in quantized if c.weight is not None]
-    dtype = _majority([c.activation.dtype for c in quantized], "uint8")
+    """MXNet's graph-wide arguments: the recipe's model-wise options."""
+    dtype = recipe.options.get("activation.dtype", "uint8")
     return {
         "quantized_dtype": "auto" if dtype == "uint8" else "int8",
-        "quantize_granularity": GRANULARITY[_majority([w.granularity for w in weights], "per_tensor")],
-        "algorithm": _majority([c.activation.algorithm for c in quantized], "minmax"),
+        "quantize_granularity": GRANULARITY[recipe.options.get("weight.granularity", "per_tensor")],
     }
 
 
 def thresholds(
     names: Sequence[str],
-    layers: Mapping[str, OpKey],
-    recipe: Recipe,
-    stats: Mapping[str, Stats],
+    ranges: Mapping[str, tuple[float, float]],
     s: Mapping[str, str],
     casts: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[float, float]]:
-    """The (min, max) of every tensor MXNet's pass wants calibrated, from the cached statistics.
+    """The (min, max) of every tensor MXNet's pass wants calibrated, from the ranges lpot chose.
 
-    A layer's output takes its own op's algorithm; network inputs and the outputs of FP32 layers
-    feeding a quantized one take the recipe's majority algorithm. ``casts`` maps AMP casts back to
-    FP32 (of BF16 layers' outputs) to the tensor they cast, whose range was calibrated.
+    ``casts`` maps AMP casts back to FP32 (of BF16 layers' outputs) to the tensor they cast, whose
+    range was calibrated. With ``int8`` activations a non-negative tensor takes its signed-search
+    range (``name@int8``) where the KL calibration kept one.
     """
     out = {}
     for wanted in names:
         name = (casts or {}).get(wanted, wanted)
-        layer = layers.get(_OUTPUT.sub("", name))
-        cfg = recipe.op(layer) if layer is not None else None
-        algorithm = cfg.activation.algorithm if cfg is not None and cfg.is_quantized else None
-        source = (
-            stats.get(algorithm or s["algorithm"]) or stats.get(s["algorithm"]) or next(iter(stats.values()))
-        )
-        key = (
-            name + INT8_SUFFIX
-            if s["quantized_dtype"] == "int8" and name + INT8_SUFFIX in source.ranges
-            else name
-        )
-        if key not in source.ranges:
+        key = name + INT8_SUFFIX if s["quantized_dtype"] == "int8" and name + INT8_SUFFIX in ranges else name
+        if key not in ranges:
+            layer = _OUTPUT.sub("", name)
             raise QuantizationError(
-                f"no calibrated range for tensor {name!r}"
-                + (f" (layer {layer.name})" if layer is not None else "")
-                + f" in the {source.spec.algorithm} statistics: they were collected on a different model; "
-                "calibrate this model again"
+                f"no calibrated range for tensor {name!r} (layer {layer}): the statistics were "
+                "collected on a different model; calibrate this model again"
             )
-        low, high = source.ranges[key]
+        low, high = ranges[key]
         out[wanted] = (float(low), float(high))
     return out
 
 
-def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mapping[str, Stats]) -> Any:
+def quantize(
+    graph: Graph, layers: Sequence[OpKey], recipe: Recipe, ranges: Mapping[str, tuple[float, float]]
+) -> Any:
     """A SymbolBlock computing ``recipe``'s quantized layers in oneDNN INT8, its bf16 layers in
     BF16 and the others in FP32."""
     import mxnet as mx
@@ -96,13 +75,12 @@ def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mappi
         graph = to_bf16(graph, bf16)
     if not recipe.quantized_ops():
         return block_from_graph(graph.fused(), graph.args, graph.auxs, graph.data_names)
-    if not stats:
+    if not ranges:
         raise QuantizationError("static quantization needs calibration statistics; none were given")
     wanted = {k.name for k in recipe.quantized_ops()}
     excluded = [k.name for k in layers if k.name not in wanted]
     s = settings(recipe)
     fused = graph.fused()
-    by_node = {n["name"]: layer_of(n) for n in nodes(fused) if n["op"] != "null"}
     try:
         qsym, calib_names = _quantize_symbol(
             fused,
@@ -114,7 +92,7 @@ def quantize(graph: Graph, layers: Sequence[OpKey], recipe: Recipe, stats: Mappi
             quantize_mode="full",
             quantize_granularity=s["quantize_granularity"],
         )
-        th = thresholds(calib_names, by_node, recipe, stats, s, sources(fused) if bf16 else None)
+        th = thresholds(calib_names, ranges, s, sources(fused) if bf16 else None)
         qsym = _calibrate_quantized_sym(qsym, th)
         qargs = _quantize_params(qsym, graph.args, th)
         qsym = qsym.get_backend_symbol(BACKEND)

@@ -17,7 +17,6 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from lpot.data import split_batch
 from lpot.recipe import OpKey
 from lpot_onnxrt.sessions import feeds, make_session
 
@@ -65,34 +64,37 @@ def _float_outputs(
     return out
 
 
-def inspect(model: onnx.ModelProto, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
-    targets = _float_outputs(model, list(ops))
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    existing = {o.name for o in probe.graph.output}
-    wanted = []
-    for tensor, qparams in targets.values():
-        for name in (tensor, *(qparams or ())):
-            if name not in existing and name not in wanted:
-                wanted.append(name)
-    inits = {i.name: onnx.numpy_helper.to_array(i) for i in probe.graph.initializer}
-    for name in wanted:
-        if name not in inits:
+class Probe:
+    """One session that also outputs the float tensors of ``ops`` (see the module docstring)."""
+
+    def __init__(self, model: onnx.ModelProto, ops: Iterable[OpKey]) -> None:
+        self.targets = _float_outputs(model, list(ops))
+        probe = onnx.ModelProto()
+        probe.CopyFrom(model)
+        existing = {o.name for o in probe.graph.output}
+        self.inits = {i.name: onnx.numpy_helper.to_array(i) for i in probe.graph.initializer}
+        wanted: list[str] = []
+        for tensor, qparams in self.targets.values():
+            for name in (tensor, *(qparams or ())):
+                if name not in existing and name not in wanted and name not in self.inits:
+                    wanted.append(name)
+        for name in wanted:
             probe.graph.output.append(helper.ValueInfoProto(name=name))
-    session = make_session(probe)
-    names = [o.name for o in session.get_outputs()]
-    collected: dict[str, list[np.ndarray]] = {op: [] for op in targets}
-    for batch in dataloader:
-        inputs, _ = split_batch(batch)
-        values = dict(zip(names, session.run(None, feeds(session, inputs))))
-        values.update({k: v for k, v in inits.items() if k not in values})
-        for op, (tensor, qparams) in targets.items():
+        self.session = make_session(probe)
+        self.names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, inputs: Any) -> dict[str, np.ndarray]:
+        """Each op's float output for one batch."""
+        values = dict(zip(self.names, self.session.run(None, feeds(self.session, inputs))))
+        values.update({k: v for k, v in self.inits.items() if k not in values})
+        out = {}
+        for op, (tensor, qparams) in self.targets.items():
             array = values[tensor]
             if qparams is not None:
                 scale, zero = values[qparams[0]], values[qparams[1]]
                 array = (array.astype(np.float32) - zero.astype(np.float32)) * scale
-            collected[op].append(np.asarray(array, dtype=np.float32))
-    return {op: np.concatenate(chunks) for op, chunks in collected.items() if chunks}
+            out[op] = np.asarray(array, dtype=np.float32)
+        return out
 
 
 def _dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, axis: int) -> np.ndarray:

@@ -11,8 +11,8 @@ from typing import Any
 
 from torch import nn
 
-from lpot.backend import CalibrationSpec, Stats
-from lpot.data import batch_size_of, split_batch
+from lpot.data import batch_size_of
+from lpot.engine import CalibrationSpec, Stats
 from lpot.errors import DataError
 from lpot.recipe import OpKey
 from lpot_pytorch.capability import STATIC, build_capability
@@ -22,11 +22,11 @@ from lpot_pytorch.qconfig import calibration_mapping
 
 
 def calibrate(
-    model: nn.Module, dataloader: Iterable[Any], spec: CalibrationSpec, leaf_modules: Sequence[str] = ()
+    model: nn.Module, inputs: Iterable[Any], spec: CalibrationSpec, leaf_modules: Sequence[str] = ()
 ) -> Stats:
     capability = build_capability(model, STATIC, leaf_modules)
     ops: dict[OpKey, Any] = {key: cap.default() for key, cap in capability.opwise.items()}
-    batches = [split_batch(b)[0] for b in dataloader]
+    batches = list(inputs)
     if not batches:
         raise DataError("the calibration dataloader yielded no batch")
     prepared = prepare_with(model, calibration_mapping(ops, spec.algorithm), batches[0], leaf_modules)

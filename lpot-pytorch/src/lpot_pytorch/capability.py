@@ -2,7 +2,8 @@
 
 Ops are leaf modules, named by their qualified name (``layer1.0.conv1``), which is also the name the
 torch.fx graph, the quantized GraphModule and the user know them by. Functional ops between them
-(``add``, ``cat``, pooling) follow the model-wise setting and are not searched op by op.
+(``add``, ``cat``, pooling) follow the model-wise setting and are not searched op by op. Every
+per-op choice is applied per op: torch's QConfigMapping takes a qconfig per module name.
 
 BF16 is offered only where oneDNN has native BF16 kernels (AVX512-BF16 or AMX); elsewhere it is
 emulated and slower than FP32, so it stays out of the search space.
@@ -78,12 +79,10 @@ def build_capability(
             opwise[OpKey(name, type(module).__name__)] = cap
         # Without VNNI the u8*s8 kernels can saturate: reduce_range (7-bit activations) is then safer.
         options = {"reduce_range": (False, True) if cpu.vnni else (True, False)}
-    optypewise: dict[str, OpCapability] = {}
-    for key, cap in opwise.items():
-        optypewise.setdefault(key.op_type, cap)
     return Capability(
-        optypewise=optypewise,
         opwise=opwise,
         approaches=(approach,) if approach in (STATIC, DYNAMIC, QAT) else (STATIC,),
         options=options,
+        # the observer of a module's output is keyed by its fx node name (dots become underscores)
+        tensors={key.name: (key.name.replace(".", "_"),) for key in opwise},
     )

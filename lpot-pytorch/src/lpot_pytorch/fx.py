@@ -139,12 +139,20 @@ def observed_ranges(prepared: fx.GraphModule) -> dict[str, tuple[float, float]]:
 
 
 def set_ranges(prepared: fx.GraphModule, ranges: Mapping[str, tuple[float, float]]) -> None:
-    """Give every activation observer its cached range instead of running data through it."""
+    """Give every activation observer its cached range instead of running data through it.
+
+    Ops that keep their input's quantization (max pooling, flatten) share its observer: that one
+    takes the range of the first tensor it observes in graph order, the producer's (a later key
+    would overwrite the producer's own calibration algorithm with another's)."""
     missing = []
+    done: set[int] = set()
     for name, obs in observers(prepared).items():
         if name not in ranges:
             missing.append(name)
             continue
+        if id(obs) in done:
+            continue
+        done.add(id(obs))
         lo, hi = ranges[name]
         obs.min_val = torch.tensor(float(lo))
         obs.max_val = torch.tensor(float(hi))

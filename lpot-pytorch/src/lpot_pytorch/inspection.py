@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from lpot.data import split_batch
 from lpot.recipe import OpKey
 from lpot_pytorch.bf16 import BF16Module
 from lpot_pytorch.fx import quiet
@@ -40,26 +39,25 @@ def comparable(model: nn.Module) -> nn.Module:
         return model
 
 
-def inspect(model: nn.Module, dataloader: Iterable[Any], ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
-    target = comparable(model)
+def inspect(model: nn.Module, inputs: Any, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
+    """Each op's output on one batch, read by forward hooks (``model`` already :func:`comparable`)."""
     names = {op.name for op in ops}
-    modules = dict(target.named_modules())
-    captured: dict[str, list[np.ndarray]] = {n: [] for n in names if n in modules}
+    modules = dict(model.named_modules())
+    captured: dict[str, np.ndarray] = {}
     handles = []
-    for name in captured:
+    for name in (n for n in names if n in modules):
 
         def hook(_module: nn.Module, _inputs: Any, output: Any, name: str = name) -> None:
-            captured[name].append(to_numpy(first_output(output)))
+            captured[name] = to_numpy(first_output(output))
 
         handles.append(modules[name].register_forward_hook(hook))
     try:
         with torch.inference_mode():
-            for batch in dataloader:
-                call(target, split_batch(batch)[0])
+            call(model, inputs)
     finally:
         for h in handles:
             h.remove()
-    return {n: np.concatenate(v) for n, v in captured.items() if v}
+    return captured
 
 
 def op_weights(model: nn.Module, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:

@@ -49,10 +49,14 @@ def _weight_observer(op: OpConfig, qat: bool = False) -> Any:
 
 
 def _act_kwargs(op: OpConfig, reduce_range: bool) -> dict[str, Any]:
+    """Observer arguments of an op's activation. torch refuses reduce_range for symmetric quint8
+    ("Cannot reduce range for symmetric quantization"), so a symmetric op keeps the full range."""
     scheme = op.activation.scheme or "asym"
     if scheme not in ACT_QSCHEME:
         raise QuantizationError(f"activation scheme '{scheme}' is not one of {sorted(ACT_QSCHEME)}")
-    return dict(dtype=torch.quint8, qscheme=ACT_QSCHEME[scheme], reduce_range=reduce_range)
+    return dict(
+        dtype=torch.quint8, qscheme=ACT_QSCHEME[scheme], reduce_range=reduce_range and scheme == "asym"
+    )
 
 
 def op_qconfig(op: OpConfig, reduce_range: bool) -> QConfig:

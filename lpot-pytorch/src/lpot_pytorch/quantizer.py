@@ -9,8 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lpot.backend import Stats
-from lpot.errors import ConfigError, QuantizationError
+from lpot.errors import ConfigError
 from lpot.recipe import Recipe
 from lpot_pytorch import fx
 from lpot_pytorch.bf16 import to_bf16
@@ -18,29 +17,14 @@ from lpot_pytorch.capability import DYNAMIC, QAT
 from lpot_pytorch.qconfig import dynamic_qconfig_spec
 
 
-def _ranges_for(recipe: Recipe, stats: Mapping[str, Stats]) -> dict[str, tuple[float, float]]:
-    """One range per observed tensor. With several algorithms in a recipe, the model-wise one (the
-    first INT8 op's) fills every tensor and each op's own algorithm overrides its output tensor."""
-    algorithms = [recipe.op(k).activation.algorithm or "minmax" for k in recipe.quantized_ops()]
-    if not algorithms:
-        return {}
-    missing = sorted(set(algorithms) - set(stats))
-    if missing:
-        raise QuantizationError(f"no calibration statistics for algorithm(s) {missing}")
-    ranges = dict(stats[algorithms[0]].ranges)
-    for key in recipe.quantized_ops():
-        alg = recipe.op(key).activation.algorithm or "minmax"
-        node = key.name.replace(".", "_")
-        if node in stats[alg].ranges:
-            ranges[node] = stats[alg].ranges[node]
-    return ranges
-
-
 def quantize_static(
-    model: nn.Module, recipe: Recipe, stats: Mapping[str, Stats], leaf_modules: Sequence[str] = ()
+    model: nn.Module,
+    recipe: Recipe,
+    ranges: Mapping[str, tuple[float, float]],
+    leaf_modules: Sequence[str] = (),
 ) -> nn.Module:
     prepared = fx.prepare(model, recipe, leaf_modules=leaf_modules)
-    fx.set_ranges(prepared, _ranges_for(recipe, stats))
+    fx.set_ranges(prepared, ranges)
     return fx.convert(prepared, recipe)
 
 
@@ -92,7 +76,7 @@ def quantize_aware(
 def quantize(
     model: nn.Module,
     recipe: Recipe,
-    stats: Mapping[str, Stats],
+    ranges: Mapping[str, tuple[float, float]],
     *,
     q_func: Callable[[nn.Module], Any] | None = None,
     leaf_modules: Sequence[str] = (),
@@ -105,4 +89,4 @@ def quantize(
         out = copy.deepcopy(model).eval()
         to_bf16(out, [k.name for k, op in recipe.ops.items() if op.activation.dtype == "bf16"])
         return out
-    return quantize_static(model, recipe, stats, leaf_modules)
+    return quantize_static(model, recipe, ranges, leaf_modules)

@@ -101,7 +101,6 @@ def load(path: Path) -> torch.jit.ScriptModule:
 
 def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
     """The quantized GraphModule again, from the FP32 definition + recipe + weights-only state dict."""
-    from lpot.backend import CalibrationSpec, Stats
     from lpot_pytorch import fx
     from lpot_pytorch.quantizer import quantize
 
@@ -111,8 +110,7 @@ def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
         fx.set_ranges(prepared, {name: (0.0, 1.0) for name in fx.observers(prepared)})  # overwritten below
         rebuilt = fx.convert(prepared, recipe)
     else:
-        spec = CalibrationSpec()
-        rebuilt = quantize(model, recipe, {"minmax": Stats(spec=spec, ranges={})}, q_func=lambda m: None)
+        rebuilt = quantize(model, recipe, {}, q_func=lambda m: None)
     rebuilt.load_state_dict(state)
     return rebuilt
 
@@ -126,14 +124,37 @@ def state_bytes(model: nn.Module) -> bytes:
     return buffer.getvalue()
 
 
-def fingerprint(model: nn.Module) -> str:
-    """Content hash: class, parameter names, shapes, dtypes and values."""
-    digest = hashlib.sha256(type(model).__qualname__.encode())
-    for name, tensor in model.state_dict().items():
-        if not isinstance(tensor, torch.Tensor):
-            continue
-        if tensor.is_quantized:
-            tensor = tensor.int_repr()
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-        digest.update(tensor.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
+def content_bytes(model: nn.Module) -> bytes:
+    """What defines the model, deterministically: its class, then each state tensor's name, shape,
+    dtype and raw bytes (INT8 tensors as stored). Hashed for resume, counted as the model's size."""
+    if isinstance(model, torch.jit.ScriptModule):  # frozen: the weights are constants of the program
+        return state_bytes(model)
+    parts = [type(model).__qualname__.encode()]
+    for name, value in model.state_dict().items():
+        _append(parts, name, value)
+    return b"".join(parts)
+
+
+def _append(parts: list[bytes], name: str, value: Any) -> None:
+    """A state entry's bytes. Quantized Linear keeps its INT8 weight and bias in a tuple
+    (``_packed_params._packed_params``): skipping non-tensors would leave every Linear out."""
+    if isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            _append(parts, f"{name}[{i}]", item)
+        return
+    if not isinstance(value, torch.Tensor):
+        parts.append(f"{name}={value!r};".encode())  # dtypes, scales, zero points
+        return
+    tensor = value
+    if tensor.is_quantized:
+        parts.append(f"{name}:q:{tensor.qscheme()}:{_qparams(tensor)};".encode())
+        tensor = tensor.int_repr()
+    parts.append(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+    parts.append(tensor.detach().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+
+
+def _qparams(tensor: torch.Tensor) -> str:
+    if tensor.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+        scales = tensor.q_per_channel_scales().numpy().tobytes()
+        return hashlib.sha256(scales).hexdigest()[:16]
+    return f"{tensor.q_scale()}:{tensor.q_zero_point()}"

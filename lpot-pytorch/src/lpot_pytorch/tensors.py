@@ -52,6 +52,24 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
-def predict(model: Any, inputs: Any) -> np.ndarray:
+def named_outputs(outputs: Any, prefix: str = "output") -> dict[str, np.ndarray]:
+    """Every tensor a model returned, by name: ``output`` for a tensor, ``output_0``... for a tuple or
+    list, the keys of a dict (a Hugging Face ``ModelOutput`` is one), in the model's order."""
+    if isinstance(outputs, torch.Tensor):
+        return {prefix: to_numpy(outputs)}
+    out: dict[str, np.ndarray] = {}
+    if isinstance(outputs, dict):
+        for key, value in outputs.items():
+            if value is not None:
+                out.update(named_outputs(value, str(key)))
+        return out
+    if isinstance(outputs, (list, tuple)):
+        for i, value in enumerate(outputs):
+            out.update(named_outputs(value, f"{prefix}_{i}"))
+        return out
+    raise TypeError(f"the model returned {type(outputs).__name__}, not tensors")
+
+
+def predict(model: Any, inputs: Any) -> dict[str, np.ndarray]:
     with torch.inference_mode():
-        return to_numpy(first_output(call(model, inputs)))
+        return named_outputs(call(model, inputs))

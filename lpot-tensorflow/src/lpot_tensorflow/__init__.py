@@ -13,6 +13,8 @@ from lpot_tensorflow.version import __version__
 
 __all__ = [
     "DistillationCallback",
+    "TensorFlowBackend",
+    "TensorFlowEngine",
     "PruningCallback",
     "QuantizationAwareCallback",
     "SavedModel",
@@ -23,6 +25,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "TensorFlowEngine": "lpot_tensorflow.engine",
+    "TensorFlowBackend": "lpot_tensorflow.engine",  # the name earlier releases used
     "QuantizationAwareCallback": "lpot_tensorflow.qat",
     "convert": "lpot_tensorflow.qat",
     "prepare_qat": "lpot_tensorflow.qat",
@@ -39,4 +43,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'lpot_tensorflow' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    return getattr(
+        importlib.import_module(module), "TensorFlowEngine" if name == "TensorFlowBackend" else name
+    )

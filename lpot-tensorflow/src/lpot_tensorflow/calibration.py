@@ -7,10 +7,10 @@ every batch runs through it once in the interpreter (builtin kernels, every tens
 histograms the tensors the calibrator ranges (:mod:`~lpot_tensorflow.histograms`).
 
 The calibrated float graph it produces is also the *template* every trial quantizes from (ranges
-overwritten with the given Stats first). A backend keeps it per model fingerprint; when it is
-missing (a resumed run in a new process) :func:`template_from_example` rebuilds the same graph
-from one synthetic batch, whose ranges are then all replaced by the stored ones. Keras models and
-SavedModels differ only in their :class:`~lpot_tensorflow.sources.GraphSource`.
+overwritten with the given ones first). It travels with the statistics as their artifact
+(``Stats.artifacts["tflite_template"]``), which lpot's calibration store keeps next to the ranges,
+so a resumed run quantizes from the very same graph without data. Keras models and SavedModels
+differ only in their :class:`~lpot_tensorflow.sources.GraphSource`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from lpot.backend import CalibrationSpec, Stats
 from lpot.data import batch_size_of, split_batch
+from lpot.engine import CalibrationSpec, Stats
 from lpot.errors import ConfigError, DataError
 from lpot_tensorflow import tflite
 from lpot_tensorflow.sources import GraphSource, source_for
@@ -71,12 +71,21 @@ def build_template(model: Any, batches: list[Any]) -> Template:
     return Template(content, source, source.locate(content), source.inputs())
 
 
-def calibrate(model: Any, dataloader: Iterable[Any], spec: CalibrationSpec) -> tuple[Stats, Template]:
+TEMPLATE = "tflite_template"  # the artifact name of the calibrated float graph
+
+
+def template_of(model: Any, content: bytes) -> Template:
+    """The template of ``model`` whose calibrated float graph is ``content`` (a stored artifact)."""
+    source = source_for(model)
+    return Template(content, source, source.locate(content), source.inputs())
+
+
+def calibrate(model: Any, inputs: Iterable[Any], spec: CalibrationSpec) -> Stats:
     if spec.algorithm not in ALGORITHMS:
         raise ConfigError(
             f"calibration algorithm {spec.algorithm!r} is not available with TFLite; use {list(ALGORITHMS)}"
         )
-    batches = take(dataloader, spec.sampling_size)
+    batches = list(inputs)
     if not batches:
         raise DataError("the calibration dataloader yielded no batch: TFLite INT8 needs representative data")
     seen = sum(batch_size_of(b) for b in batches)
@@ -84,9 +93,9 @@ def calibrate(model: Any, dataloader: Iterable[Any], spec: CalibrationSpec) -> t
         template = build_template(model, batches)
         ranges = tflite.read_ranges(template.content)
     else:
-        template = template_from_example(model, batches[0])  # the graph a resumed run rebuilds
+        template = build_template(model, [_head(batches[0], 1)])  # every range is replaced below
         ranges = histogram_ranges(template, batches, spec.algorithm)
-    return Stats(spec=spec, ranges=ranges, samples_seen=seen), template
+    return Stats(spec=spec, ranges=ranges, samples_seen=seen, artifacts={TEMPLATE: template.content})
 
 
 def histogram_ranges(
@@ -104,14 +113,3 @@ def histogram_ranges(
         for name, value in values.items():
             histograms[name].add(value)
     return {name: histograms[name].range(algorithm) for name in names}
-
-
-def synthetic_batch(model: Any, example: Any = None) -> Any:
-    """One batch with the model's input shapes: a remembered real batch's first sample, else zeros."""
-    if example is not None:
-        return _head(example, 1)
-    return source_for(model).zeros()
-
-
-def template_from_example(model: Any, example: Any = None) -> Template:
-    return build_template(model, [synthetic_batch(model, example)])

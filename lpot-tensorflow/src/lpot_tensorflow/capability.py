@@ -3,8 +3,10 @@
 Ops are the layers with weights of a Keras model (see :mod:`lpot_tensorflow.layers`), by path,
 typed by Keras class; for a SavedModel, the weighted ops of its TFLite graph, typed by TFLite op
 (see :mod:`lpot_tensorflow.saved_model_graph`). TFLite's full-integer scheme is fixed: INT8
-activations (asymmetric; ranges calibrated by ``minmax``, ``kl`` or ``percentile``), INT8
-symmetric weights, per-channel unless per-tensor is asked for (model-wise: one converter flag).
+activations (asymmetric), INT8 symmetric weights. Per op lpot chooses INT8 or FP32; what TFLite
+takes for the whole model is a model-wise option: ``weight.granularity`` (per-channel unless
+per-tensor is asked for: one converter flag) and ``activation.algorithm`` (``minmax``, ``kl`` or
+``percentile`` ranges; which tensors an op's ranges are is known only once the graph is converted).
 
 The model-wise option ``format`` picks the recipe family:
 - ``tflite``: full-integer TFLite (the default; real INT8 kernels, the speed path);
@@ -48,16 +50,9 @@ INT8_OPS = ("weighted", "all")  # which TFLite ops run INT8 (module docstring); 
 
 
 def op_capability(approach: str) -> OpCapability:
-    if approach == DYNAMIC:
-        return OpCapability(
-            activation=TensorChoices(dtype=("int8", "fp32")),
-            weight=TensorChoices(dtype=("int8",), scheme=("sym",), granularity=("per_channel",)),
-        )
+    """INT8 or FP32 per op; every other setting is model-wise (module docstring)."""
     return OpCapability(
-        activation=TensorChoices(
-            dtype=("int8", "fp32"), scheme=("asym",), algorithm=() if approach == QAT else ALGORITHMS
-        ),
-        weight=TensorChoices(dtype=("int8",), scheme=("sym",), granularity=("per_channel", "per_tensor")),
+        activation=TensorChoices(dtype=("int8", "fp32")), weight=TensorChoices(dtype=("int8",))
     )
 
 
@@ -89,9 +84,6 @@ def build_capability(
         ops = [op for op in ops if op.op_type in KERAS_INT8]
     cap = op_capability(approach)
     opwise = {op: cap for op in ops}
-    optypewise: dict[str, OpCapability] = {}
-    for key in opwise:
-        optypewise.setdefault(key.op_type, cap)
     options: dict[str, tuple[Any, ...]] = {}
     if approach == STATIC:
         if source.keras_layers:
@@ -100,8 +92,9 @@ def build_capability(
         else:
             options = {"format": graph_formats(source, formats_for(True, formats, objective))}
         options["int8_ops"] = INT8_OPS if source.has_attention() else INT8_OPS[::-1]
+        options["activation.algorithm"] = ALGORITHMS
+        options["weight.granularity"] = ("per_channel", "per_tensor")
     return Capability(
-        optypewise=optypewise,
         opwise=opwise,
         approaches=(STATIC, DYNAMIC, QAT) if source.keras_layers else (STATIC,),
         options=options,

@@ -105,11 +105,10 @@ class KerasSource:
         return any(ref.class_name in ATTENTION_LAYERS for ref, _ in walk(self.model))
 
     def locate(self, content: bytes) -> dict[str, tflite.LayerOps]:
-        if self.table is None:
-            raise QuantizationError(
-                f"{self.name}: converted to TFLite by another route, its layers are unknown"
-            )
-        return layer_map(content, self.table)
+        """The ops of a graph this model was converted to (now or by an earlier process: the tags in
+        its tensor names are walk indices, the same for the same model)."""
+        table = self.table if self.table is not None else {ref.index: ref for ref, _ in walk(self.model)}
+        return layer_map(content, table)
 
     def conversion_error(self, exc: Exception) -> Exception:
         return conversion_error(self.model, exc)

@@ -23,7 +23,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from lpot.backend import CalibrationSpec, Stats
 from lpot.errors import ConfigError, DataError, QuantizationError
 from lpot.recipe import Recipe
 from lpot_tensorflow import tflite
@@ -244,9 +243,8 @@ def convert(model: Any, calibration_data: Any = None) -> Any:
             tensor = inputs_of.get(out)
             if tensor in ranges:
                 ranges[tensor] = (float(state.lo.numpy()), float(state.hi.numpy()))
-    stats = {"minmax": Stats(spec=CalibrationSpec(), ranges=ranges)}
     recipe: Recipe = recipe_for(model, list(qat.layers))
-    return quantize_tflite(recipe, stats, template)
+    return quantize_tflite(recipe, ranges, template)
 
 
 def quantize_aware(

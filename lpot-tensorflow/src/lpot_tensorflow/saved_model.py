@@ -19,7 +19,6 @@ signature that was tuned.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -117,7 +116,6 @@ class SavedModel(KerasLike):
         self.input_order = sorted(self.specs)
         self._dtypes = {n: spec.dtype.as_numpy_dtype for n, spec in self.specs.items()}
         self._source: Any = None
-        self._fingerprint: str | None = None
 
     @property
     def source(self) -> Any:
@@ -141,23 +139,12 @@ class SavedModel(KerasLike):
         """The folder's files but lpot's own note: a saved copy has the original's fingerprint."""
         return sorted(p for p in self.path.rglob("*") if p.is_file() and p != self.path / LPOT_FILE)
 
-    def size(self) -> int:
-        """Bytes of its float TFLite graph: the FP32 model in the format INT8 results take. Not the
-        folder: Keras' export writes each variable twice into the checkpoint (measured: 759 KB of
-        variables for 383 KB of digits-CNN weights), which would double FP32 in every size ratio."""
-        return len(self.source.float_model().content)
-
-    def fingerprint(self) -> str:
-        """Hash of the signature key and every file of the folder (read once per object)."""
-        if self._fingerprint is None:
-            digest = hashlib.sha256(f"SavedModel:{self.signature}".encode())
-            for file in self.files():
-                digest.update(file.relative_to(self.path).as_posix().encode())
-                with file.open("rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        digest.update(chunk)
-            self._fingerprint = digest.hexdigest()[:16]
-        return self._fingerprint
+    def content_bytes(self) -> bytes:
+        """The signature's float TFLite graph: the FP32 model in the format INT8 results take, so
+        sizes compare like with like. Not the folder: Keras' export writes each variable twice into
+        the checkpoint (measured: 759 KB of variables for 383 KB of digits-CNN weights), which would
+        double FP32 in every size ratio."""
+        return f"SavedModel:{self.signature};".encode() + self.source.float_model().content
 
     def __repr__(self) -> str:
         return f"SavedModel({str(self.path)!r}, signature={self.signature!r})"

@@ -24,6 +24,19 @@ def first_output(outputs: Any) -> np.ndarray:
     return np.asarray(outputs)
 
 
+def named(model: Any, outputs: Any) -> dict[str, np.ndarray]:
+    """Every output of one batch by name, in the model's order: a dict as it is, a list by the Keras
+    model's ``output_names`` where it has them (else ``output_0``...), one array as ``output``."""
+    if isinstance(outputs, Mapping):
+        return {str(k): np.asarray(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        names = list(getattr(model, "output_names", None) or [])
+        if len(names) != len(outputs):
+            names = [f"output_{i}" for i in range(len(outputs))]
+        return {n: np.asarray(v) for n, v in zip(names, outputs)}
+    return {"output": np.asarray(outputs)}
+
+
 def is_keras(model: Any) -> bool:
     import sys
 

@@ -9,6 +9,7 @@ raw and validated when data is built, so a config whose dataset root is absent s
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,9 @@ from lpot.errors import ConfigError
 
 SECTIONS = ("version", "model", "device", "quantization", "evaluation", "tuning", "tensorboard")
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | Config | None
+
+
+log = logging.getLogger("lpot")
 
 
 def load_config(source: ConfigSource = None) -> Config:
@@ -182,10 +186,30 @@ def _model(value: Any) -> ModelConfig:
     return c.nested("model", ModelConfig, **_given(d))
 
 
+# LPOT keys lpot reads and does not use: accepted (configs load unchanged), said once at load.
+IGNORED = {
+    "quantization.recipes": "this lpot release has no such switches (SmoothQuant and bias correction "
+    "are tuning dimensions of the backends that support them)",
+    "quantization.advance": "LPOT 1.x's bias_correction switch; where a backend offers bias correction "
+    "it is a tuning dimension",
+    "quantization.train": "quantization-aware training runs your own training loop: pass it as "
+    "lpot.tune(..., q_func=train)",
+    "tuning.workspace.resume": "it names LPOT's pickled snapshot, which lpot never unpickles; resume "
+    "with resume=True (lpot tune --resume)",
+}
+
+
+def _ignore(data: dict[str, Any], path: str, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if data.pop(key, None) not in (None, {}, [], ""):
+            log.warning("%s.%s is ignored: %s", path, key, IGNORED[f"{path}.{key}"])
+
+
 def _quantization(value: Any) -> QuantizationConfig:
     path = "quantization"
     keys = ("approach", "calibration", "model_wise", "op_wise", "recipes", "train", "advance")
     d = _section(value, path, keys)
+    _ignore(d, path, ("recipes", "train", "advance"))
     cal = _section(d.pop("calibration", None), f"{path}.calibration", ("sampling_size", "dataloader"))
     calibration = c.nested(f"{path}.calibration", CalibrationConfig, **_given(cal))
     return c.nested(path, QuantizationConfig, calibration=calibration, **_given(d))
@@ -239,6 +263,7 @@ def _tuning(value: Any) -> TuningConfig:
         "staged_evaluation",
         "exit_policy",
         "random_seed",
+        "data_version",
         "tensorboard",
         "workspace",
         "executor",
@@ -249,6 +274,7 @@ def _tuning(value: Any) -> TuningConfig:
     exit_keys = ("timeout", "max_trials", "performance_only")
     exit_policy = _section(d.pop("exit_policy", None), f"{path}.exit_policy", exit_keys)
     workspace = _section(d.pop("workspace", None), f"{path}.workspace", ("path", "resume"))
+    _ignore(workspace, f"{path}.workspace", ("resume",))
     return c.nested(
         path,
         TuningConfig,

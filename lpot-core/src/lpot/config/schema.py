@@ -174,18 +174,12 @@ class CalibrationConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class QuantizationConfig:
-    """What to quantize and how; ``op_wise`` maps op names to rules that override ``model_wise``.
-
-    ``train`` and ``advance`` (LPOT's QAT training loop and bias correction) are kept raw.
-    """
+    """What to quantize and how; ``op_wise`` maps op names to rules that override ``model_wise``."""
 
     approach: str = "post_training_static_quant"
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     model_wise: TensorRules = field(default_factory=TensorRules)
     op_wise: Mapping[str, TensorRules] = field(default_factory=dict)
-    recipes: Mapping[str, Any] = field(default_factory=dict)
-    train: Mapping[str, Any] | None = None
-    advance: Mapping[str, Any] = field(default_factory=dict)
 
     @validated
     def __post_init__(self) -> None:
@@ -197,9 +191,6 @@ class QuantizationConfig:
             if not isinstance(name, str) or not name:
                 raise c.InvalidField("op_wise", f"keys must be op names (strings), got {c.show(name)}")
         _set(self, "op_wise", {name: _rules(v, f"op_wise.{name}") for name, v in op_wise.items()})
-        _set(self, "recipes", c.mapping(self.recipes, "recipes") or {})
-        _set(self, "train", c.mapping(self.train, "train"))
-        _set(self, "advance", c.mapping(self.advance, "advance") or {})
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -207,9 +198,6 @@ class QuantizationConfig:
             "calibration": self.calibration.to_dict(),
             "model_wise": self.model_wise.to_dict(),
             "op_wise": {name: rules.to_dict() for name, rules in self.op_wise.items()},
-            "recipes": dict(self.recipes),
-            "train": self.train,
-            "advance": dict(self.advance),
         }
         return without_none(out)
 
@@ -263,14 +251,16 @@ class Config:
 
     def hash(self) -> str:
         """sha256 of the settings that decide a run's results: not ``source``, ``tuning.workspace``
-        nor ``tuning.exit_policy`` (the budget: a run cut by max_trials or timeout may be resumed
+        nor the budget in ``tuning.exit_policy`` (a run cut by max_trials or timeout may be resumed
         with a bigger one; finished trials stay valid).
 
         Key order does not matter, except inside ``transform`` (a pipeline, applied in order).
         """
         data = self.to_dict()
         del data["tuning"]["workspace"]
-        data["tuning"].pop("exit_policy", None)
+        exit_policy = data["tuning"].pop("exit_policy", {})
+        if exit_policy.get("performance_only"):  # not a budget: it decides what a trial is worth
+            data["tuning"]["performance_only"] = True
         text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from lpot.config import _checks as c
@@ -79,7 +80,9 @@ class AccuracyCriterion:
 class ExitPolicy:
     """``timeout`` in seconds: 0 (LPOT's default) means no time limit and stop at the first recipe
     that meets the goal; above 0, keep looking for a better one until the time is up.
-    ``performance_only`` (LPOT) is kept for strategies that honour it."""
+    ``performance_only`` (LPOT): accuracy is not evaluated at all (no eval data or eval_func is
+    needed); every recipe counts as meeting the goal, so the result is the model-wise default (no
+    timeout) or the recipe with the best objective found within the budget, with a warning."""
 
     timeout: float = 0.0
     max_trials: int = 100
@@ -101,22 +104,30 @@ class ExitPolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class WorkspaceConfig:
-    """Where history and artifacts go; ``resume`` names a previous run's history to continue."""
+    """Where history and artifacts go (LPOT's ``resume`` key is read and ignored: see the loader)."""
 
     path: str = "./lpot_workspace"
-    resume: str | None = None
 
     @validated
     def __post_init__(self) -> None:
         _set(self, "path", c.text(self.path, "path"))
-        if self.resume is not None:
-            _set(self, "resume", c.text(self.resume, "resume"))
 
     def to_dict(self) -> dict[str, Any]:
-        return without_none({"path": self.path, "resume": self.resume})
+        return {"path": self.path}
 
 
-EXECUTORS = ("serial", "local", "ray")
+class ExecutorKind(str, Enum):
+    """Where trials run (``tuning.executor.name``)."""
+
+    SERIAL = "serial"
+    LOCAL = "local"
+    RAY = "ray"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+EXECUTORS = tuple(k.value for k in ExecutorKind)
 EXECUTOR_KEYS = ("name", "workers", "cores_per_worker", "address", "fallback_to_serial", "max_retries")
 
 
@@ -135,7 +146,7 @@ class ExecutorConfig:
     ``cores_per_worker`` cores: compare trials with each other, not with a measurement on the whole
     machine (the result's objective is measured again in the driver, like the FP32 baseline)."""
 
-    name: str = "serial"
+    name: str = ExecutorKind.SERIAL.value
     workers: int | None = None
     cores_per_worker: int | None = None
     address: str | None = None
@@ -144,7 +155,7 @@ class ExecutorConfig:
 
     @validated
     def __post_init__(self) -> None:
-        c.choice(self.name, EXECUTORS, "name")
+        _set(self, "name", ExecutorKind(c.choice(self.name, EXECUTORS, "name")).value)
         if self.workers is not None:
             c.integer(self.workers, "workers")
         if self.cores_per_worker is not None:
@@ -160,10 +171,6 @@ class ExecutorConfig:
             )
         if self.address is not None and self.name != "ray":
             raise c.InvalidField("address", f"only the ray executor connects to a cluster, not {self.name!r}")
-
-    @property
-    def parallel(self) -> bool:
-        return self.name != "serial"
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -193,7 +200,9 @@ class TuningConfig:
     """How to search. ``objective`` names an ``lpot.objectives`` entry point (not checked here), or
     weighs several: ``{performance: 0.7, model_size: 0.3}`` (each normalised by its FP32 value, see
     ``lpot.objectives.Weighted``). ``staged_evaluation`` (None: where safe; see
-    ``lpot.tuning.evaluation.Staging``) evaluates trials on a slice first.
+    ``lpot.tuning.evaluation.Staging``) evaluates trials on a slice first. ``data_version`` names the
+    data for resume: without it lpot reads the evaluation data once more at start to fingerprint it
+    (samples, shapes, dtypes, bytes); with it, changing the data without changing the name is yours.
     ``extra`` keeps later LPOT keys lpot accepts without using (``diagnosis``)."""
 
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
@@ -202,6 +211,7 @@ class TuningConfig:
     staged_evaluation: bool | None = None
     exit_policy: ExitPolicy = field(default_factory=ExitPolicy)
     random_seed: int = 1978
+    data_version: str | None = None
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     tensorboard: bool = False
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -219,6 +229,8 @@ class TuningConfig:
             c.boolean(self.staged_evaluation, "staged_evaluation")
         c.instance(self.exit_policy, ExitPolicy, "exit_policy")
         c.integer(self.random_seed, "random_seed", minimum=0)
+        if self.data_version is not None:
+            _set(self, "data_version", c.text(str(self.data_version), "data_version"))
         c.instance(self.workspace, WorkspaceConfig, "workspace")
         c.boolean(self.tensorboard, "tensorboard")
         _set(self, "executor", _executor(self.executor))
@@ -234,6 +246,7 @@ class TuningConfig:
             **without_none({"staged_evaluation": self.staged_evaluation}),
             "exit_policy": self.exit_policy.to_dict(),
             "random_seed": self.random_seed,
+            **without_none({"data_version": self.data_version}),
             "tensorboard": self.tensorboard,
             "workspace": self.workspace.to_dict(),
             **({"executor": self.executor.to_dict()} if self.executor != ExecutorConfig() else {}),

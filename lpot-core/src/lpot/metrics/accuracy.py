@@ -10,7 +10,6 @@ from lpot.metrics._arrays import class_predictions, label_ids, to_numpy
 class Accuracy:
     higher_is_better = True
     sample_range = (0.0, 1.0)  # a share of right samples: staged evaluation may bound it
-    binary_samples = True
 
     def __init__(self) -> None:
         self.reset()

@@ -103,4 +103,3 @@ class ExactMatch(_AnswerMetric):
     """Share of answers equal to a reference after SQuAD normalization."""
 
     score = staticmethod(exact_match)
-    binary_samples = True

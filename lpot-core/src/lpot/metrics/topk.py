@@ -13,7 +13,6 @@ from lpot.metrics._arrays import label_ids, to_numpy
 class TopK:
     higher_is_better = True
     sample_range = (0.0, 1.0)  # a share of right samples: staged evaluation may bound it
-    binary_samples = True
 
     def __init__(self, k: int = 1) -> None:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:

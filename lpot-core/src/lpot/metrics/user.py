@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from lpot.metric import Metric
 from lpot.errors import ConfigError, PluginError
+from lpot.metric import Metric
 
 _REGISTERED: dict[str, Any] = {}
 METHODS = ("update", "result", "reset")

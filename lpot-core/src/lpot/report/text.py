@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lpot.tuning.history import read_workspace
 from lpot.trial import Trial
+from lpot.tuning.history import read_workspace
 
 if TYPE_CHECKING:
     from lpot.tuning.result import TuningResult

@@ -20,9 +20,11 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from lpot.recipe import INT_DTYPES, OpKey, Recipe
-from lpot.strategies.base import Batch, Search, SearchStrategy, met
 from lpot.space import DIMENSIONS
+from lpot.strategies.base import Batch, Search, SearchStrategy, met
 from lpot.trial import Trial
+
+TENSOR_OPTIONS = {f"{tensor}.{attr}" for tensor, attr in DIMENSIONS}
 
 
 class BasicStrategy(SearchStrategy):
@@ -72,19 +74,27 @@ class BasicStrategy(SearchStrategy):
         return False
 
     def _model_wise_candidates(self, base: Recipe) -> Iterator[tuple[str, Recipe]]:
+        """Each dimension changed alone: tensor settings in DIMENSIONS order, whether the backend
+        takes them per op or as a model-wise option (``activation.algorithm``), then its other
+        options, then the sampling sizes."""
         yield "model-wise default", base
         for tensor, attr in DIMENSIONS:
             for value in self.space.values(tensor, attr)[1:]:
                 if attr == "dtype" and tensor == "activation" and value not in INT_DTYPES:
                     continue  # leaving INT8 is what op-wise fallback does, op by op
                 yield f"model-wise {tensor} {attr}={value}", self.space.model_wise(base, tensor, attr, value)
-        for key, values in self.space.options.items():
-            for value in values[1:]:
-                if value in self.space.last_resort.get(key, ()):
-                    continue  # tried after op-wise fallback, if at all
-                yield f"model-wise {key}={value}", replace(base, options={**base.options, key: value})
+            yield from self._option_values(base, f"{tensor}.{attr}")
+        for key in self.space.options:
+            if key not in TENSOR_OPTIONS:
+                yield from self._option_values(base, key)
         for size in self.space.sampling_sizes[1:]:
             yield f"model-wise sampling_size={size}", replace(base, calib_sampling_size=size)
+
+    def _option_values(self, base: Recipe, key: str) -> Iterator[tuple[str, Recipe]]:
+        for value in self.space.options.get(key, ())[1:]:
+            if value in self.space.last_resort.get(key, ()):
+                continue  # tried after op-wise fallback, if at all
+            yield f"model-wise {key}={value}", replace(base, options={**base.options, key: value})
 
 
 def _unique(items: Iterator[tuple[str, Recipe]]) -> Iterator[tuple[str, Recipe]]:

@@ -109,7 +109,6 @@ class BayesianStrategy(SearchStrategy):
         """``workers`` proposals at a time (constant liar): the first of a batch is the optimizer's
         suggestion; each next one comes from a copy that also believes every proposal already in the
         batch scored as badly as the worst result so far, so a batch spreads over the space."""
-        bayes_opt = self._bayes_opt
         observed: list[tuple[dict[str, float], float]] = []  # what the real optimizer was told
         step = 0
 
@@ -127,32 +126,11 @@ class BayesianStrategy(SearchStrategy):
                 if n > 1 and n <= 1 + self.init_points:
                     stage, point = "random init", _untried_besides(untried, in_batch)
                 elif n > 1:
-                    stage, point = "suggested", None
-                    opt = optimizer
-                    if batch:  # a copy that believes the lie about this batch's proposals
-                        opt = bayes_opt.BayesianOptimization(
-                            f=None,
-                            pbounds=_bounds(grid),
-                            acquisition_function=_sampled_only(bayes_opt.acquisition.UpperConfidenceBound)(
-                                kappa=self.kappa
-                            ),
-                            random_state=self.seed * 7919 + n,
-                            verbose=0,
-                            allow_duplicate_points=True,
-                        )
-                        for params, value in observed:
-                            opt.register(params=params, target=value)
-                        lie = min((v for _, v in observed), default=-2.0)
-                        for p in in_batch:
-                            opt.register(params=centre(p), target=lie)
-                    for _ in range(self.max_repeats):
-                        params = opt.suggest()
-                        candidate = snap(params)
-                        if candidate not in known and candidate not in in_batch:
-                            point = candidate
-                            break
-                        if candidate in known:
-                            register(opt, params, known[candidate], real=opt is optimizer)
+                    opt = self._liar(grid, observed, in_batch, centre, n) if batch else optimizer
+                    stage, point = (
+                        "suggested",
+                        self._suggest(opt, known, in_batch, snap, register, opt is optimizer),
+                    )
                     if point is None:
                         stage, point = "random (suggestions repeated)", _untried_besides(untried, in_batch)
                 if point is None:
@@ -174,8 +152,55 @@ class BayesianStrategy(SearchStrategy):
             else f"no untried recipe found ({len(known)} of {grid.size} tried)"
         )
 
+    def _liar(
+        self,
+        grid: Grid,
+        observed: list[tuple[dict[str, float], float]],
+        in_batch: set[tuple[int, ...]],
+        centre: Callable[[tuple[int, ...]], dict[str, float]],
+        n: int,
+    ) -> Any:
+        """A copy of the optimizer that believes the lie about this batch's proposals: each scored as
+        badly as the worst result so far, so the next suggestion goes elsewhere."""
+        bayes_opt = self._bayes_opt
+        opt = bayes_opt.BayesianOptimization(
+            f=None,
+            pbounds=_bounds(grid),
+            acquisition_function=_sampled_only(bayes_opt.acquisition.UpperConfidenceBound)(kappa=self.kappa),
+            random_state=self.seed * 7919 + n,
+            verbose=0,
+            allow_duplicate_points=True,
+        )
+        for params, value in observed:
+            opt.register(params=params, target=value)
+        lie = min((v for _, v in observed), default=-2.0)
+        for p in in_batch:
+            opt.register(params=centre(p), target=lie)
+        return opt
+
+    def _suggest(
+        self,
+        opt: Any,
+        known: dict[tuple[int, ...], float],
+        in_batch: set[tuple[int, ...]],
+        snap: Callable[[dict[str, float]], tuple[int, ...]],
+        register: Callable[[Any, dict[str, float], float, bool], None],
+        real: bool,
+    ) -> tuple[int, ...] | None:
+        """The optimizer's next untried point, telling it known targets of repeats; None after
+        ``max_repeats`` suggestions of known points."""
+        for _ in range(self.max_repeats):
+            params = opt.suggest()
+            candidate = snap(params)
+            if candidate not in known and candidate not in in_batch:
+                return candidate
+            if candidate in known:
+                register(opt, params, known[candidate], real)
+        return None
+
 
 def _bounds(grid: Grid) -> dict[str, tuple[float, float]]:
+    """The box of the continuous relaxation: one interval [0, k) per dimension of k values."""
     return {d.name: (0.0, float(len(d.values))) for d in grid.dims}
 
 

@@ -53,7 +53,9 @@ class CalibrationStore:
     def stats_for(self, recipe: Recipe) -> dict[str, Stats]:
         """The statistics a recipe needs, keyed by calibration algorithm."""
         return {
-            algorithm: self.get(CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size))
+            algorithm: self.get(
+                CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size)
+            )
             for algorithm in sorted(recipe.calibration_algorithms())
         }
 
@@ -110,7 +112,9 @@ class CalibrationStore:
             return None
         try:
             data = json.loads(path.read_text())
-            artifacts = {name: (self.folder / f"{key}.{name}.bin").read_bytes() for name in data.get("artifacts", [])}
+            artifacts = {
+                name: (self.folder / f"{key}.{name}.bin").read_bytes() for name in data.get("artifacts", [])
+            }
             return Stats.from_dict(data, artifacts)
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("ignoring unreadable calibration cache %s", path)

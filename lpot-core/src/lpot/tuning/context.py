@@ -42,6 +42,8 @@ class TuningJob:
     tensorboard: bool = False
     q_func: Any = None  # quantization-aware training: the user's training loop, given the prepared model
     executor: Any = None  # lpot.config.ExecutorConfig; None: serial
+    performance_only: bool = False  # accuracy not evaluated (tuning.exit_policy.performance_only)
+    data_version: str | None = None  # the user's name for the data, instead of reading it to hash it
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lpot.errors import ConfigError, EvaluationError, LpotError
@@ -62,7 +62,12 @@ class Evaluation:
     def details(self) -> dict[str, Any]:
         if self.bound is None:
             return {}
-        return {"on_slice": self.on_slice, "samples": self.samples, "slice_bound": self.bound, "goal": self.goal}
+        return {
+            "on_slice": self.on_slice,
+            "samples": self.samples,
+            "slice_bound": self.bound,
+            "goal": self.goal,
+        }
 
 
 @dataclass
@@ -300,7 +305,9 @@ def make_evaluator(
                 "tuning.staged_evaluation: true needs lpot to own the evaluation (eval_dataloader and "
                 "evaluation.accuracy.metric); an eval_func cannot be run on a slice. Remove the key or set false"
             )
-        return Evaluator(backend, higher_is_better if higher_is_better is not None else True, eval_func=eval_func)
+        return Evaluator(
+            backend, higher_is_better if higher_is_better is not None else True, eval_func=eval_func
+        )
     if eval_dataloader is None or metric_config is None:
         missing = "eval_dataloader" if eval_dataloader is None else "evaluation.accuracy.metric in the config"
         raise ConfigError(

@@ -38,6 +38,10 @@ def finish(
         recipe, accuracy = best.recipe, best.accuracy
         model, objective = _best_model(ctx, best, remote)
     warnings = _warnings(job.objective, baseline_objective, objective, status)
+    if job.performance_only:
+        warnings.insert(
+            0, "accuracy was not evaluated (tuning.exit_policy.performance_only): check it yourself"
+        )
     for text in warnings:
         log.warning(text)
     result = TuningResult(
@@ -61,8 +65,8 @@ def finish(
         warnings=warnings,
         _backend=job.backend,
     )
+    _save(ctx, result)  # the artifacts first: the history says "finished" only once they are in place
     _mark(ctx, result, model)
-    _save(ctx, result)
     if job.tensorboard and model is not job.model:
         _tensorboard(ctx, result)
     return result

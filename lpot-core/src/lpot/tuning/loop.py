@@ -20,10 +20,13 @@ flight. The loop stays the one place that decides, and decides as a serial run w
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from lpot.errors import ConfigError, LpotError, QuantizationError
+from lpot.errors import ConfigError, LpotError, QuantizationError, WorkerSetupError
 from lpot.events import RunLog
 from lpot.goal import Goal
 from lpot.recipe import Recipe
@@ -35,7 +38,6 @@ from lpot.tuning.executors import (
     Executor,
     InlineExecutor,
     TrialTask,
-    WorkerSetupError,
     create_executor,
     execute_trial,
     failed_trial,
@@ -50,25 +52,46 @@ from lpot.tuning.monitor import Monitor
 from lpot.tuning.progress import Progress
 from lpot.tuning.result import TuningResult
 from lpot.tuning.scheduler import Scheduler
+from lpot.tuning.workspace import check_path, move_previous_run, run_lock
 
 __all__ = ["TuningJob", "run"]
 log = logging.getLogger("lpot")
 
 
 def run(job: TuningJob) -> TuningResult:
+    """One run, holding the workspace's lock from the first read to the last write."""
     started = time.monotonic()
+    workspace = check_path(job.workspace)
+    with run_lock(workspace):
+        if not job.resume:
+            moved = move_previous_run(workspace)
+            if moved is not None:
+                log.warning(
+                    "%s held a previous run: its history and artifacts were moved to %s "
+                    "(to continue a run instead, pass --resume / resume=True)",
+                    workspace,
+                    moved,
+                )
+        return _run_locked(job, started)
+
+
+def _run_locked(job: TuningJob, started: float) -> TuningResult:
     fingerprint = job.backend.fingerprint(job.model)
+    data = data_identity(job)
     history = open_history(job.workspace, resume=job.resume)
     try:
         if job.resume:
-            history.check_same_run(job.config_hash, fingerprint)
+            history.check_same_run(job.config_hash, fingerprint, data)
         history.write_metadata(
             {
                 **job.run_metadata,
                 "config_hash": job.config_hash,
                 "model_fingerprint": fingerprint,
+                "data": data,
                 "schema_version": SCHEMA_VERSION,
                 "status": "running",
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
             }
         )
         with RunLog(job.workspace) as events:
@@ -82,7 +105,13 @@ def run(job: TuningJob) -> TuningResult:
             )
             if not job.resume:
                 store.prune(job.space.sampling_sizes)
-            events.emit("run started", resume=job.resume, backend=job.backend.name, max_trials=job.max_trials)
+            events.emit(
+                "run started",
+                resume=job.resume,
+                backend=job.backend.name,
+                max_trials=job.max_trials,
+                pid=os.getpid(),
+            )
             result = _Run(RunContext(job, history, store, events, started)).execute()
             events.emit(
                 "run finished",
@@ -96,6 +125,28 @@ def run(job: TuningJob) -> TuningResult:
             return result
     finally:
         history.close()
+
+
+def data_identity(job: TuningJob) -> dict[str, str]:
+    """What the run's data is, as read: samples and a hash of the calibration data (the samples
+    calibration uses) and of the evaluation data, or the user's ``data_version``. Evaluation data
+    is read once more for this (no inference); an ``eval_func``'s own data is the user's to version."""
+    from lpot.data import LimitedLoader
+    from lpot.data.fingerprint import data_fingerprint
+    from lpot.tuning.progress import ProgressLoader
+
+    def plain(loader: Any) -> Any:
+        return loader.loader if isinstance(loader, ProgressLoader) else loader
+
+    out: dict[str, str] = {}
+    if job.data_version:
+        out["version"] = job.data_version
+    if job.q_dataloader is not None:
+        size = max(job.space.sampling_sizes)
+        out["calibration"] = data_fingerprint(LimitedLoader(plain(job.q_dataloader), size), labels=False)
+    if job.evaluator.dataloader is not None and not job.data_version:
+        out["evaluation"] = data_fingerprint(plain(job.evaluator.dataloader))
+    return out
 
 
 @dataclass
@@ -136,11 +187,11 @@ class _Run:
         replay = {t.fingerprint: t for t in self.ctx.history.trials()}
         capacity = executor.workers if job.strategy.traits.parallel_safe else 1
         inspect = Inspector(self.ctx) if job.strategy.traits.wants_inspection else None
-        job.strategy.setup(
-            SearchContext(job.space, goal, list(replay.values()), job.seed, capacity, inspect)
-        )
+        job.strategy.setup(SearchContext(job.space, goal, list(replay.values()), job.seed, capacity, inspect))
         scheduler = Scheduler(executor, replay, lambda *a: self._submit(executor, goal, *a), self._record)
-        with Progress(job.max_trials, enabled=job.progress, baseline=goal.baseline, goal=goal.threshold) as bar:
+        with Progress(
+            job.max_trials, enabled=job.progress, baseline=goal.baseline, goal=goal.threshold
+        ) as bar:
             while True:
                 for item in scheduler.release():
                     assert item.trial is not None
@@ -164,7 +215,9 @@ class _Run:
                     raise RuntimeError(f"{job.strategy.name}: waits for a result while no trial is running")
                 scheduler.collect()
         if monitor.surplus:
-            self.ctx.events.emit("uncounted trials", indices=sorted(t.index for t in monitor.surplus.values()))
+            self.ctx.events.emit(
+                "uncounted trials", indices=sorted(t.index for t in monitor.surplus.values())
+            )
 
     def _executor(self) -> Executor:
         config = self.job.executor
@@ -189,7 +242,10 @@ class _Run:
             return inline
         self.remote = True
         self.ctx.events.emit(
-            "executor started", executor=executor.name, workers=executor.workers, cores_per_worker=executor.cores_per_worker
+            "executor started",
+            executor=executor.name,
+            workers=executor.workers,
+            cores_per_worker=executor.cores_per_worker,
         )
         log.info("%s executor: %d workers", executor.name, executor.workers)
         return executor
@@ -217,7 +273,9 @@ class _Run:
         if trial.status == FAILED:
             log.warning("trial %d (%s) failed: %s", trial.index, trial.label, trial.error)
         self.ctx.history.append(trial)
-        self.ctx.events.emit("trial", **{k: v for k, v in trial.to_row().items() if k not in ("recipe", "details")})
+        self.ctx.events.emit(
+            "trial", **{k: v for k, v in trial.to_row().items() if k not in ("recipe", "details")}
+        )
         if "objective_parts" in trial.details:
             self.ctx.events.emit("weighted objective", trial=trial.index, **trial.details["objective_parts"])
         if "slice_bound" in trial.details:

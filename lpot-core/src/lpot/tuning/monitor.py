@@ -97,12 +97,21 @@ class Monitor:
         """The run's status and why, once it has stopped."""
         best = self.best
         if self.trials and all(t.status != OK for t in self.trials):
-            return Status.FAILED, f"every one of {len(self.trials)} trials failed; the first: {self.trials[0].error}"
+            return (
+                Status.FAILED,
+                f"every one of {len(self.trials)} trials failed; the first: {self.trials[0].error}",
+            )
         if best is None or not best.met:
             return self.status, self.reason
         if not self.stop_on_first:
-            return Status.MET, f"best of {len(self.trials)} trials within the budget; search ended: {self.reason}"
+            return (
+                Status.MET,
+                f"best of {len(self.trials)} trials within the budget; search ended: {self.reason}",
+            )
         if self.status != Status.MET:  # a refining strategy went on after the first recipe that met the goal
             first = next(t for t in self.trials if t.met)
-            return Status.MET, f"trial {first.index} met the goal, then the strategy refined it; {self.reason}"
+            return (
+                Status.MET,
+                f"trial {first.index} met the goal, then the strategy refined it; {self.reason}",
+            )
         return Status.MET, self.reason

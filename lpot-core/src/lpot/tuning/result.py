@@ -67,13 +67,20 @@ class TuningResult:
         return self.baseline_objective / self.objective
 
     def save(self, path: str | Path) -> Path:
-        """Write the model in its framework's format plus ``recipe.json`` and ``summary.json``."""
+        """Write the model in its framework's format plus ``recipe.json`` and ``summary.json``, all at
+        once: into a temporary folder next to ``path``, fsynced, then renamed into place (a kill or a
+        full disk leaves the previous folder, never a partial one). Returns the model file."""
+        from lpot.tuning.workspace import write_folder
+
+        def fill(folder: Path) -> Path:
+            model_file = self._backend.save(self.model, folder)
+            (folder / "recipe.json").write_text(json.dumps(self.recipe.to_dict(), indent=2))
+            (folder / "summary.json").write_text(json.dumps(self.summary_dict(), indent=2, default=str))
+            return model_file
+
         out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        model_file = self._backend.save(self.model, out)
-        (out / "recipe.json").write_text(json.dumps(self.recipe.to_dict(), indent=2))
-        (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=2, default=str))
-        return model_file
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return write_folder(out, fill)
 
     def summary_dict(self) -> dict[str, Any]:
         return {

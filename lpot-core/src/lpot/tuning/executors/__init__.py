@@ -34,10 +34,6 @@ from lpot.trial import FAILED, OK, Trial
 log = logging.getLogger("lpot")
 
 
-class WorkerSetupError(LpotError, RuntimeError):
-    """A worker could not load what the driver sent it (an eval_func it cannot import, ...)."""
-
-
 @dataclass(frozen=True)
 class TrialTask:
     """One trial to run: everything that changes from trial to trial, small and picklable."""

@@ -112,7 +112,7 @@ def ray_trial(run_id: str, payload_ref: list[Any], paths: list[str], task: Any, 
     if context is None:
         import ray
 
-        from lpot.tuning.executors import WorkerSetupError
+        from lpot.errors import WorkerSetupError
 
         extend_path(paths)
         try:

@@ -25,17 +25,13 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import wait as wait_for
 from typing import Any
 
-from lpot.errors import LpotError
-from lpot.tuning.executors import TrialTask, WorkerSetupError, failed_trial
-from lpot.tuning.executors._worker import THREAD_VARIABLES, available_cores, local_main, slot_cores
+from lpot.errors import ExecutorError, WorkerSetupError
 from lpot.trial import Trial
+from lpot.tuning.executors import TrialTask, failed_trial
+from lpot.tuning.executors._worker import THREAD_VARIABLES, available_cores, local_main, slot_cores
 
 log = logging.getLogger("lpot")
 START_TIMEOUT_S = 300.0
-
-
-class ExecutorError(LpotError, RuntimeError):
-    """The executor itself failed (a worker that cannot start)."""
 
 
 @dataclass

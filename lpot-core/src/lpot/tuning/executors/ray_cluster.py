@@ -30,10 +30,10 @@ import sys
 import uuid
 from typing import Any
 
-from lpot.errors import PluginError
-from lpot.tuning.executors import TrialTask, WorkerSetupError, failed_trial
-from lpot.tuning.executors._worker import ray_trial
+from lpot.errors import PluginError, WorkerSetupError
 from lpot.trial import Trial
+from lpot.tuning.executors import TrialTask, failed_trial
+from lpot.tuning.executors._worker import ray_trial
 
 log = logging.getLogger("lpot")
 

@@ -95,7 +95,7 @@ class ToyEngine:
         pass  # numpy's BLAS sizes its own pool
 
     def runner(self, model: Any) -> Any:
-        return lambda inputs: (lambda: model(inputs))
+        return lambda inputs: lambda: model(inputs)
 
     def serialize(self, model: Any) -> bytes:
         buf = io.BytesIO()
@@ -127,7 +127,9 @@ class ToyEngine:
             return QuantizedMLP(layers, meta.get("recipe", ""))
 
 
-def _quantized_layer(name: str, w: np.ndarray, b: np.ndarray, cfg: Any, rng: tuple[float, float]) -> QuantizedLayer:
+def _quantized_layer(
+    name: str, w: np.ndarray, b: np.ndarray, cfg: Any, rng: tuple[float, float]
+) -> QuantizedLayer:
     lo, hi = rng
     dtype = cfg.activation.dtype
     if cfg.activation.scheme == "sym" or dtype == "int8":

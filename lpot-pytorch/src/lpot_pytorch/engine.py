@@ -1,0 +1,143 @@
+"""``PyTorchEngine``: the lpot engine contract over torch.fx quantization passes on the x86 engine.
+
+Thin on purpose: tracing, capability, calibration, quantizer, inspection and serialization each
+live in their own module; this class wires them to the contract. Evaluation, benchmarking,
+fingerprints and artifacts are lpot-core's (:class:`lpot.backend.Backend`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lpot.engine import CalibrationSpec, Feature, QuantizeContext, Stats
+from lpot.errors import ModelError
+from lpot.recipe import Approach, Capability, OpKey, Recipe
+
+
+class PyTorchEngine:
+    """INT8 (static, dynamic, QAT) and BF16 for ``torch.nn.Module`` models on CPU.
+
+    ``leaf_modules``: qualified names of submodules torch.fx must not trace into (data-dependent
+    control flow); they stay FP32.
+    """
+
+    name = "pytorch"
+    aliases = {"pytorch_fx": {}}
+    features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.QAT, Feature.BF16})
+
+    def __init__(self, leaf_modules: Sequence[str] = ()) -> None:
+        self.leaf_modules = tuple(leaf_modules)
+        self._example: Any = None  # one input batch seen, for tracing when scripting fails
+        self._default_threads: int | None = None
+        self._comparable: tuple[Any, Any] | None = None  # (model, its fused twin for inspection)
+
+    # models -------------------------------------------------------------------------------
+    def accepts(self, model: object) -> bool:
+        torch = sys.modules.get("torch")  # a torch model means torch is imported: never import it here
+        return torch is not None and isinstance(model, torch.nn.Module)
+
+    def load(self, model: object) -> Any:
+        import copy
+
+        import torch
+
+        if isinstance(model, (str, Path)):
+            raise ModelError(
+                f"{model}: lpot-pytorch tunes a torch.nn.Module object; load your model in Python and "
+                "pass it to lpot.tune (paths are not unpickled)"
+            )
+        if not isinstance(model, torch.nn.Module):
+            raise ModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
+        return copy.deepcopy(model).eval()
+
+    def capability(self, model: Any, approach: str, objective: str) -> Capability:
+        from lpot_pytorch.capability import build_capability
+        from lpot_pytorch.tracing import check_traceable
+
+        if approach != Approach.DYNAMIC:  # static and QAT need a graph: fail now, naming the module
+            check_traceable(model, self.leaf_modules)
+        return build_capability(model, approach, self.leaf_modules)
+
+    # quantization -------------------------------------------------------------------------
+    def calibrate(self, model: Any, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
+        from lpot_pytorch.calibration import calibrate
+
+        return calibrate(model, self._remember(batches), spec, self.leaf_modules)
+
+    def quantize(
+        self, model: Any, recipe: Recipe, ranges: Mapping[str, tuple[float, float]], context: QuantizeContext
+    ) -> Any:
+        from lpot_pytorch.quantizer import quantize
+
+        return quantize(model, recipe, ranges, q_func=context.train, leaf_modules=self.leaf_modules)
+
+    # running ------------------------------------------------------------------------------
+    def _remember(self, batches: Iterable[Any]) -> Iterable[Any]:
+        for inputs in batches:
+            if self._example is None:
+                from lpot_pytorch.tensors import to_torch
+
+                self._example = to_torch(inputs)
+            yield inputs
+
+    def predict(self, model: Any, inputs: Any) -> dict[str, Any]:
+        from lpot_pytorch.tensors import predict, to_torch
+
+        if self._example is None:
+            self._example = to_torch(inputs)
+        return predict(model, inputs)
+
+    def inspect(self, model: Any, inputs: Any, ops: Iterable[OpKey]) -> dict[str, Any]:
+        from lpot_pytorch.inspection import comparable, inspect
+
+        if self._comparable is None or self._comparable[0] is not model:
+            self._comparable = (model, comparable(model))  # fusing once per model, not per batch
+        return inspect(self._comparable[1], inputs, ops)
+
+    def op_weights(self, model: Any, ops: Iterable[OpKey]) -> dict[str, Any]:
+        """Weights as each op computes with them (for TensorBoard)."""
+        from lpot_pytorch.inspection import op_weights
+
+        return op_weights(model, ops)
+
+    def set_threads(self, threads: int | None) -> None:
+        import torch
+
+        if self._default_threads is None:
+            self._default_threads = torch.get_num_threads()
+        torch.set_num_threads(threads or self._default_threads)
+
+    def runner(self, model: Any) -> Callable[[Any], Callable[[], Any]]:
+        import torch
+
+        from lpot_pytorch.tensors import call, to_torch
+
+        def prepare(inputs: Any) -> Callable[[], Any]:
+            batch = to_torch(inputs)
+
+            def run() -> Any:
+                with torch.inference_mode():
+                    return call(model, batch)
+
+            return run
+
+        return prepare
+
+    # artifacts ----------------------------------------------------------------------------
+    def serialize(self, model: Any) -> bytes:
+        from lpot_pytorch.serialization import content_bytes
+
+        return content_bytes(model)
+
+    def save(self, model: Any, folder: Path) -> Path:
+        from lpot_pytorch.serialization import save
+
+        return save(model, Path(folder), self._example)
+
+    def read(self, path: Path) -> Any:
+        from lpot_pytorch.serialization import load
+
+        return load(Path(path))
