@@ -13,7 +13,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["core", "onnxrt", "pytorch", "mxnet", "tensorflow", "report"]
+nox.options.sessions = ["core", "reliability", "onnxrt", "pytorch", "mxnet", "tensorflow", "report"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -43,6 +43,13 @@ def core(session: nox.Session) -> None:
     )
     session.install("pycocotools>=2.0.7", "sacrebleu>=2.4")  # references the metric tests compare against
     _pytest(session, "tests/core")
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """The fault corpus and the kill/resume property tests (toy and ONNX Runtime backends)."""
+    session.install("pytest>=7", "./lpot-core", "./tests/core/plugin_pkg", "./lpot-onnxrt", *ONNXRT_STACK)
+    _pytest(session, "tests/reliability")
 
 
 @nox.session

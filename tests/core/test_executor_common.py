@@ -97,11 +97,13 @@ def assert_same_as_serial(serial: Any, parallel: Any, workspace: Path) -> None:
     # follow proposal order); later ones ran speculatively in the other worker
     deciding = [t.fingerprint for t in parallel.trials if t.index <= parallel.best_trial.index]
     assert deciding == [t.fingerprint for t in serial.trials]
+    assert [t.fingerprint for t in parallel.trials] == [t.fingerprint for t in serial.trials]
     rows = history(workspace)
-    assert len({r["fingerprint"] for r in rows}) == len(rows) == len(parallel.trials)
+    ran = [*parallel.trials, *parallel.uncounted_trials]
+    assert len({r["fingerprint"] for r in rows}) == len(rows) == len(ran)
     assert [r["idx"] for r in rows] == list(range(1, len(rows) + 1))  # nothing lost, nothing twice
     # the others ran while the deciding trial was running (speculatively), and were proposed after it
-    assert all(t.index > parallel.best_trial.index for t in parallel.trials[len(serial.trials) :])
+    assert all(t.index > parallel.best_trial.index for t in parallel.uncounted_trials)
 
 
 def read_log(log: Path) -> list[dict[str, Any]]:

@@ -128,7 +128,8 @@ def test_resume_of_a_finished_run_evaluates_nothing(tmp_path, toy_model, toy_loa
         toy_model, q_dataloader=toy_loaders[0], eval_func=evaluate, config=cfg, resume=True, progress=False
     )
     assert evaluate.calls == 0
-    assert again.calibration_passes == 0  # statistics come from the workspace
+    assert again.new_calibration_passes == 0  # statistics come from the workspace
+    assert again.calibration_passes == first.calibration_passes  # the run's total, as the summary says
     assert again.recipe == first.recipe and again.accuracy == first.accuracy
     assert all(t.replayed for t in again.trials)
 

@@ -112,7 +112,7 @@ def test_interrupted_run_resumes_without_redoing_trials_or_calibration(tmp_path,
     replayed = [t.replayed for t in resumed.trials]
     assert replayed[:2] == [True, True] and not any(replayed[2:])
     assert evaluate.calls == len(resumed.trials) - 2  # no baseline, no finished trial again
-    assert resumed.calibration_passes == 0  # statistics come from the workspace
+    assert resumed.new_calibration_passes == 0  # statistics come from the workspace
     assert resumed.status == "met"
     layers = int8_layers(resumed.model._cached_graph[1])
     assert "conv1_fwd" not in layers and "conv0_fwd" in layers

@@ -153,6 +153,6 @@ def test_tune_tries_kl_when_minmax_misses_calibrates_once_per_spec_and_resume_ca
     specs = calibration_specs(first.trials)
     assert first.calibration_passes == len(specs) == 2  # once per spec
     again = tune(resume=True)
-    assert again.calibration_passes == 0
+    assert again.new_calibration_passes == 0 and again.calibration_passes == first.calibration_passes
     assert again.recipe == first.recipe
     assert again.model.content == first.model.content  # rebuilt from the stored kl ranges alone

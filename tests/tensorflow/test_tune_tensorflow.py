@@ -263,7 +263,7 @@ def test_sigkill_then_resume_redoes_nothing(tmp_path):
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["status"] == "met"
     assert "conv2" not in summary["int8"] and "fc1" not in summary["int8"] and summary["int8"]
-    assert summary["calibration_passes"] == 0  # the stored statistics were reused, no data read
+    assert summary["new_calibration_passes"] == 0  # the stored statistics were reused, no data read
     assert len(calls.read_text().splitlines()) - seen_before == summary["trials"] - kept
     assert kept >= 3
 

@@ -54,6 +54,7 @@ def main() -> None:
                 "trials": len(result.trials),
                 "int8": sorted(int8_ops(result.model)),
                 "calibration_passes": result.calibration_passes,
+                "new_calibration_passes": result.new_calibration_passes,
             }
         )
     )

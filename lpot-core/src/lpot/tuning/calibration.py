@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ class CalibrationStore:
         folder: Path | None,
         model_fingerprint: str,
         events: EventSink | None = None,
+        passes: int = 0,
+        on_pass: Callable[[int], None] | None = None,
     ) -> None:
         self.backend = backend
         self.model = model
@@ -46,7 +48,9 @@ class CalibrationStore:
         self.folder = folder
         self.model_fingerprint = model_fingerprint
         self.events = events or NullSink()
-        self.passes = 0  # calls to the engine's calibrate in this process
+        self.passes = passes  # calibrations of the run, an interrupted part included
+        self.new_passes = 0  # calibrations in this process
+        self.on_pass = on_pass  # told the new total after each calibration (the history keeps it)
         self._stats: dict[CalibrationSpec, Stats] = {}
         self._data: dict[int, str] = {}  # sampling size -> data fingerprint
 
@@ -73,6 +77,9 @@ class CalibrationStore:
             log.info("calibrating: %s over %d samples", spec.algorithm, spec.sampling_size)
             stats = self.backend.calibrate(self.model, self.dataloader, spec)
             self.passes += 1
+            self.new_passes += 1
+            if self.on_pass is not None:
+                self.on_pass(self.passes)
             self.events.emit(
                 "calibrated",
                 algorithm=spec.algorithm,

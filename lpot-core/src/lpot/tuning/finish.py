@@ -27,9 +27,7 @@ def finish(
 ) -> TuningResult:
     job = ctx.job
     status, reason = monitor.outcome()
-    trials = monitor.trials
-    if monitor.surplus:  # recorded, not counted: listed with the others, by index
-        trials = sorted([*monitor.trials, *monitor.surplus.values()], key=lambda t: t.index)
+    trials = monitor.trials  # the ones that count: what a serial run has, whatever ran in parallel
     best = monitor.best
     if best is None:
         recipe = job.space.default_recipe().fallback(job.space.ops)
@@ -58,11 +56,13 @@ def finish(
         baseline_objective=baseline_objective,
         objective=objective,
         calibration_passes=ctx.store.passes,
+        new_calibration_passes=ctx.store.new_passes,
         backend_name=job.backend.name,
         workspace=job.workspace,
         elapsed_s=monitor.elapsed(),
         stop_reason=reason,
         warnings=warnings,
+        uncounted_trials=sorted(monitor.surplus.values(), key=lambda t: t.index),
         _backend=job.backend,
     )
     _save(ctx, result)  # the artifacts first: the history says "finished" only once they are in place

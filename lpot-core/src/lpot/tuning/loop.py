@@ -12,7 +12,8 @@ flight. The loop stays the one place that decides, and decides as a serial run w
   :class:`~lpot.strategies.base.Batch`), so a deterministic strategy proposes the same recipes;
 - the :class:`~lpot.tuning.monitor.Monitor` counts them, keeps the best and decides when to stop:
   "stop at the first recipe that meets the goal" stops at the earliest *proposed* one; trials still
-  in flight then finish and are recorded in the history and the result, but do not count;
+  in flight then finish and are recorded in the history (and ``TuningResult.uncounted_trials``),
+  but do not count: ``TuningResult.trials`` is what a serial run has;
 - a run killed with trials in flight resumes like a serial run: finished trials are replayed, the
   others run again (under the index they would have had).
 """
@@ -102,6 +103,8 @@ def _run_locked(job: TuningJob, started: float) -> TuningResult:
                 folder=job.workspace / "calibration",
                 model_fingerprint=fingerprint,
                 events=events,
+                passes=int(history.metadata().get("calibration_passes", 0)) if job.resume else 0,
+                on_pass=lambda n: history.write_metadata({"calibration_passes": n}),
             )
             if not job.resume:
                 store.prune(job.space.sampling_sizes)

@@ -53,6 +53,10 @@ class TuningResult:
     elapsed_s: float
     stop_reason: str
     warnings: list[str] = field(default_factory=list)
+    new_calibration_passes: int = 0  # done by this call: 0 when a resume found every statistic stored
+    # Trials a parallel executor ran past the decisive one (in the history, not in the search):
+    # which ones depends on timing, so they are kept apart from ``trials``.
+    uncounted_trials: list[Trial] = field(default_factory=list)
     _backend: Any = field(default=None, repr=False)
 
     @property
