@@ -91,9 +91,7 @@ def report(session: nox.Session) -> None:
 def ui(session: nox.Session) -> None:
     """`lpot ui` in a real headless Chromium (tunes a tiny ONNX model) and its HTTP security rules."""
     _chromium(session)
-    session.install(
-        "pytest>=7", "selenium>=4.10", "httpx2", "./lpot-core[ui]", "./lpot-onnxrt", "onnx>=1.15"
-    )
+    session.install("pytest>=7", "selenium>=4.10", "httpx2", "./lpot-core[ui]", "./lpot-onnxrt", "onnx>=1.15")
     _pytest(session, "tests/ui")
 
 

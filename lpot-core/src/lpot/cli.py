@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--cores-per-instance", type=int)
     b.add_argument("--num-instances", type=int)
     b.add_argument("--iterations", type=int)
-    b.add_argument("--format", choices=("table", "json"), default="table", help="json: one object, for machines")
+    b.add_argument(
+        "--format", choices=("table", "json"), default="table", help="json: one object, for machines"
+    )
 
     r = sub.add_parser(
         "report", parents=[common], help="report of a workspace: HTML (default), md, json, text"
@@ -77,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     u = sub.add_parser("ui", parents=[common], help="local web app: start, watch, compare, diagnose runs")
-    u.add_argument("folders", nargs="*", default=["."], help="folders of workspaces (new runs go in the first)")
+    u.add_argument(
+        "folders", nargs="*", default=["."], help="folders of workspaces (new runs go in the first)"
+    )
     u.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     u.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
     u.add_argument("--no-browser", action="store_true", help="do not open a browser")

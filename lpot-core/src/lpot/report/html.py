@@ -51,7 +51,7 @@ def accuracy_figure(data: ReportData) -> Any:
     if data.goal is not None:
         fig.add_hline(y=data.goal, line_dash="dash", annotation_text="accuracy goal")
     fig.update_layout(
-        xaxis_title=f"{data.objective_name} ({unit})",
+        xaxis_title=f"{data.objective_name} ({unit})" if unit else data.objective_name,
         yaxis_title="accuracy",
         height=420,
         margin={"l": 60, "r": 20, "t": 30, "b": 50},
@@ -78,9 +78,13 @@ def _figures(data: ReportData) -> dict[str, str]:
     scatter = accuracy_figure(data)
     if scatter is not None:
         figures["scatter"] = scatter.to_html(full_html=False, include_plotlyjs=False, div_id="scatter")
-    sensitivity = op_error_figure({op.name: op.sensitivity for op in data.best_ops if op.sensitivity is not None})
+    sensitivity = op_error_figure(
+        {op.name: op.sensitivity for op in data.best_ops if op.sensitivity is not None}
+    )
     if sensitivity is not None:
-        figures["sensitivity"] = sensitivity.to_html(full_html=False, include_plotlyjs=False, div_id="sensitivity")
+        figures["sensitivity"] = sensitivity.to_html(
+            full_html=False, include_plotlyjs=False, div_id="sensitivity"
+        )
     return figures
 
 

@@ -15,14 +15,14 @@ __all__ = ["main"]
 
 def require_extra() -> None:
     """Fail with the install command when Starlette or uvicorn is missing."""
-    import importlib.util
-
-    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
-    if missing:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
         raise PluginError(
-            f"lpot ui needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"lpot ui needs Starlette and uvicorn ({exc.name or exc} is not installed): "
             "pip install 'lpot-core[ui]'"
-        )
+        ) from None
 
 
 def main(

@@ -40,7 +40,10 @@ async def runs_json(request: Request) -> JSONResponse:
     state = ui_state(request)
     runs = await run_in_threadpool(state.runs)
     return JSONResponse(
-        [{"id": r.id, "status": r.status, "trials": r.trials, "best_trial": r.meta.get("best_trial")} for r in runs]
+        [
+            {"id": r.id, "status": r.status, "trials": r.trials, "best_trial": r.meta.get("best_trial")}
+            for r in runs
+        ]
     )
 
 
@@ -150,7 +153,12 @@ async def benchmark(request: Request) -> JSONResponse:
             f"run {run.name!r} cannot be benchmarked: it needs a finished tune started from lpot ui"
         )
     argv = lpot_command(
-        "benchmark", str(run.path / record.config), "--model", str(run.path / record.model), "--tuned", str(tuned)
+        "benchmark",
+        str(run.path / record.config),
+        "--model",
+        str(run.path / record.model),
+        "--tuned",
+        str(tuned),
     )
     if record.data:
         argv += ["--data", str(run.path / record.data)]
@@ -161,7 +169,7 @@ async def benchmark(request: Request) -> JSONResponse:
 
 
 async def seed(request: Request) -> JSONResponse:
-    """"Keep these ops in FP32": a new run whose config adds them to ``quantization.op_wise``."""
+    """ "Keep these ops in FP32": a new run whose config adds them to ``quantization.op_wise``."""
     state = ui_state(request)
     run = state.run(run_id_param(request))
     body = await _json(request)

@@ -63,6 +63,10 @@ async def plotly_js(request: Request) -> Response:
     return Response(_plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
 
+async def no_icon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 async def lpot_error(request: Request, exc: Exception) -> Response:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     if request.url.path.startswith("/api/") or request.url.path.startswith("/events"):
@@ -81,6 +85,7 @@ ROUTES = [
     Route("/download", download),
     Route("/download/zip", download_zip),
     Route("/plotly.js", plotly_js),
+    Route("/favicon.ico", no_icon),
     Route("/events/runs", events.runs_events),
     Route("/events/run", events.run_events),
     Route("/api/runs", api.runs_json, methods=["GET"]),

@@ -58,8 +58,8 @@ def ranges_chart(stats: Stats) -> dict[str, Any] | None:
 
 
 def compare_chart(points: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """Accuracy against latency, marker area by model size; each run's FP32 point a grey diamond
-    joined to its tuned point. ``points`` are rows of the comparison table."""
+    """Accuracy against latency, marker area by model size; FP32 points are grey diamonds, each
+    joined to its run's tuned point. ``points`` are rows of the comparison table."""
     import plotly.graph_objects as go
 
     drawable = [p for p in points if p["latency_ms"] is not None and p["accuracy"] is not None]
@@ -68,33 +68,57 @@ def compare_chart(points: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     sizes = [p["size_bytes"] for p in drawable if p["size_bytes"]]
     biggest = max(sizes) if sizes else None
     fig = go.Figure()
-    runs = list(dict.fromkeys(p["run"] for p in drawable))
-    for n, run in enumerate(runs):
+    for n, run in enumerate(dict.fromkeys(p["run"] for p in drawable)):
         mine = [p for p in drawable if p["run"] == run]
-        fig.add_trace(
+        colour = PALETTE[n % len(PALETTE)]
+        fig.add_trace(  # FP32 -> tuned, in the run's colour
             go.Scatter(
                 x=[p["latency_ms"] for p in mine],
                 y=[p["accuracy"] for p in mine],
-                mode="lines+markers",
-                name=run,
-                text=[f"{run} {p['model']}: {_size_text(p['size_bytes'])}" for p in mine],
-                line={"color": PALETTE[n % len(PALETTE)], "dash": "dot"},
-                marker={
-                    "symbol": ["diamond" if p["model"] == "fp32" else "circle" for p in mine],
-                    "color": ["#6c757d" if p["model"] == "fp32" else PALETTE[n % len(PALETTE)] for p in mine],
-                    "size": [_marker(p["size_bytes"], biggest) for p in mine],
-                    "line": {"width": 1, "color": "#222"},
-                },
+                mode="lines",
+                legendgroup=run,
+                showlegend=False,
+                line={"color": colour, "dash": "dot"},
+                hoverinfo="skip",
             )
         )
+        tuned = [p for p in mine if p["model"] == "tuned"]
+        fig.add_trace(_points(go, tuned, run, colour, "circle", biggest, legendgroup=run))
+    fp32 = [p for p in drawable if p["model"] == "fp32"]
+    fig.add_trace(_points(go, fp32, "FP32", "#6c757d", "diamond", biggest))
     fig.update_layout(
         xaxis_title="latency (ms per batch)",
         yaxis_title="accuracy",
         height=440,
         margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        legend={"title": {"text": "run (diamond: FP32; area: model size)"}},
+        legend={"title": {"text": "marker area: model size"}},
     )
     return as_json(fig)
+
+
+def _points(
+    go: Any,
+    points: list[dict[str, Any]],
+    name: str,
+    colour: str,
+    symbol: str,
+    biggest: int | None,
+    legendgroup: str | None = None,
+) -> Any:
+    return go.Scatter(
+        x=[p["latency_ms"] for p in points],
+        y=[p["accuracy"] for p in points],
+        mode="markers",
+        name=name,
+        legendgroup=legendgroup,
+        text=[f"{p['run']} {p['model']}: {_size_text(p['size_bytes'])}" for p in points],
+        marker={
+            "symbol": symbol,
+            "color": colour,
+            "size": [_marker(p["size_bytes"], biggest) for p in points],
+            "line": {"width": 1, "color": "#222"},
+        },
+    )
 
 
 def _marker(size: int | None, biggest: int | None) -> float:

@@ -40,7 +40,10 @@ def comparison_rows(runs: Sequence[RunView]) -> list[dict[str, Any]]:
         bench = _benchmarked(run)
         fp32_file = run.path / run.record.model if run.record and run.record.model else None
         values = {
-            "fp32": (report.baseline_accuracy if report else None, report.baseline_objective if report else None),
+            "fp32": (
+                report.baseline_accuracy if report else None,
+                report.baseline_objective if report else None,
+            ),
             "tuned": (best.accuracy if best else None, best.objective if best else None),
         }
         sizes = {"fp32": file_size(fp32_file), "tuned": file_size(tuned_model(run.path))}

@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,17 +18,19 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from lpot.ui.pages import run_fragments, run_id_param, runs_fragments, ui_state
-from lpot.ui.process import RunRecord
-from lpot.ui.state import UiState
-from lpot.ui.workspaces import scan, signature
 
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
 
 
-def _stream(request: Request, probe: Callable[[], Any], render: Callable[[], dict[str, Any]]) -> StreamingResponse:
+def _stream(
+    request: Request, probe: Callable[[], str], render: Callable[[], dict[str, Any]]
+) -> StreamingResponse:
+    """Push ``render()`` whenever ``probe()`` (a version of the files) changes; the page passes the
+    version it was rendered at as ``since``, so nothing is sent until there is something new."""
+
     async def events() -> AsyncIterator[str]:
-        last, quiet_since = object(), time.monotonic()
+        last, quiet_since = request.query_params.get("since"), time.monotonic()
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             current = await run_in_threadpool(probe)
@@ -46,25 +47,15 @@ def _stream(request: Request, probe: Callable[[], Any], render: Callable[[], dic
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-def _activity(state: UiState, folder: Path) -> tuple[bool, bool]:
-    return state.launcher.running(folder, RunRecord.read(folder)), state.launcher.benchmarking(folder)
-
-
 async def runs_events(request: Request) -> StreamingResponse:
     state = ui_state(request)
-
-    def probe() -> Any:
-        return [(f, signature(f), _activity(state, f)) for f in scan(state.roots)]
-
-    return _stream(request, probe, lambda: runs_fragments(state, state.runs()))
+    return _stream(request, state.runs_version, lambda: runs_fragments(state, state.runs()))
 
 
 async def run_events(request: Request) -> StreamingResponse:
     state = ui_state(request)
     run_id = run_id_param(request)
     folder = state.run(run_id).path
-
-    def probe() -> Any:
-        return signature(folder), _activity(state, folder)
-
-    return _stream(request, probe, lambda: run_fragments(state, state.run(run_id)))
+    return _stream(
+        request, lambda: state.run_version(folder), lambda: run_fragments(state, state.run(run_id))
+    )

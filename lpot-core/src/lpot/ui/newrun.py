@@ -86,7 +86,9 @@ def upload_name(role: str, filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if role == MODEL:
         if not SUFFIX.fullmatch(suffix):
-            raise ConfigError(f"model file {filename!r}: expected a file name with an extension such as .onnx")
+            raise ConfigError(
+                f"model file {filename!r}: expected a file name with an extension such as .onnx"
+            )
         return MODEL + suffix
     if role == DATA:
         if suffix != ".npz":

@@ -65,16 +65,17 @@ def run_fragments(state: UiState, run: RunView) -> dict[str, Any]:
 # pages --------------------------------------------------------------------------------------------
 async def runs_page(request: Request) -> HTMLResponse:
     state = ui_state(request)
-    return page(request, "runs.html.j2", title="Runs", live=runs_fragments(state, state.runs()))
+    since = state.runs_version()  # before reading: a change in between is pushed, never lost
+    return page(request, "runs.html.j2", title="Runs", live=runs_fragments(state, state.runs()), since=since)
 
 
 async def run_page(request: Request) -> HTMLResponse:
     state = ui_state(request)
     run = state.run(run_id_param(request))
+    since = state.run_version(run.path)
     live = run_fragments(state, run)
-    return page(
-        request, "run.html.j2", title=run.name, run=run, live=live, chart_json=json.dumps(live["chart"])
-    )
+    chart = json.dumps(live["chart"])
+    return page(request, "run.html.j2", title=run.name, run=run, live=live, chart_json=chart, since=since)
 
 
 async def trial_page(request: Request) -> HTMLResponse:
@@ -106,7 +107,9 @@ async def compare_page(request: Request) -> HTMLResponse:
     runs = [state.run(run_id) for run_id in ids]
     rows = comparison_rows(runs)
     chart = charts.compare_chart(rows)
-    return page(request, "compare.html.j2", title="Compare", runs=runs, rows=rows, chart_json=json.dumps(chart))
+    return page(
+        request, "compare.html.j2", title="Compare", runs=runs, rows=rows, chart_json=json.dumps(chart)
+    )
 
 
 async def new_page(request: Request) -> HTMLResponse:

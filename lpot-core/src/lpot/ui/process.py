@@ -133,7 +133,12 @@ class Launcher:
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
             self.children[folder] = process
-            record.pid, record.argv, record.started_at, record.exit_code = process.pid, argv, time.time(), None
+            record.pid, record.argv, record.started_at, record.exit_code = (
+                process.pid,
+                argv,
+                time.time(),
+                None,
+            )
             record.write(folder)
             return record
 

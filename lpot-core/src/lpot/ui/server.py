@@ -33,14 +33,14 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host.strip("[]"), port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"lpot ui cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
+        raise ConfigError(
+            f"lpot ui cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+        ) from None
     sock.listen(128)
     return sock
 
 
-def serve(
-    folders: Sequence[str], *, host: str, port: int, open_browser: bool, max_upload_mb: float
-) -> int:
+def serve(folders: Sequence[str], *, host: str, port: int, open_browser: bool, max_upload_mb: float) -> int:
     import uvicorn
 
     from lpot.ui.app import create_app
@@ -49,7 +49,9 @@ def serve(
     roots = [Path(f) for f in folders]
     for root in roots:
         if not root.is_dir():
-            raise ConfigError(f"lpot ui: {str(root)!r} is not a folder; give folders that hold (or will hold) runs")
+            raise ConfigError(
+                f"lpot ui: {str(root)!r} is not a folder; give folders that hold (or will hold) runs"
+            )
     if max_upload_mb <= 0:
         raise ConfigError(f"--max-upload-mb: expected a positive size in MiB, got {max_upload_mb}")
     token = new_token()
@@ -59,15 +61,19 @@ def serve(
     print(f"lpot ui: {url}", flush=True)
     local = is_loopback(host)
     if not local:
-        print(f"lpot ui: warning: listening on {host}: whoever can reach it and has the token controls your runs",
-              file=sys.stderr)
+        print(
+            f"lpot ui: warning: listening on {host}: whoever can reach it and has the token controls your runs",
+            file=sys.stderr,
+        )
     app = create_app(
         roots,
         token,
         max_upload_bytes=int(max_upload_mb * 2**20),
         allowed_hosts=LOOPBACK_NAMES if local else ("*",),
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+    )
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:

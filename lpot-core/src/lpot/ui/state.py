@@ -5,17 +5,19 @@ None of it is a second copy of a run: every view is read from the run's folder w
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from lpot.errors import LpotError
 from lpot.ui.paths import Roots
-from lpot.ui.process import Launcher
-from lpot.ui.workspaces import RunView, is_workspace, load_run, scan
+from lpot.ui.process import Launcher, RunRecord
+from lpot.ui.workspaces import RunView, is_workspace, load_run, scan, signature
 
 
 class RunNotFound(LpotError, LookupError):
@@ -42,6 +44,10 @@ def _size(value: int | None) -> str:
     return "-"
 
 
+def _count(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def _when(stamp: float | None) -> str:
     return "-" if not stamp else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
@@ -52,7 +58,7 @@ def templates() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(number=_number, size=_size, when=_when)
+    env.filters.update(number=_number, size=_size, when=_when, count=_count)
     return env
 
 
@@ -74,3 +80,17 @@ class UiState:
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
+
+    # what the event streams watch: a page rendered at version v needs no update until it changes
+    def activity(self, folder: Path) -> tuple[bool, bool]:
+        return self.launcher.running(folder, RunRecord.read(folder)), self.launcher.benchmarking(folder)
+
+    def runs_version(self) -> str:
+        return version([(str(f), signature(f), self.activity(f)) for f in scan(self.roots)])
+
+    def run_version(self, folder: Path) -> str:
+        return version((signature(folder), self.activity(folder)))
+
+
+def version(value: Any) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]

@@ -159,7 +159,9 @@ def load_run(roots: Roots, folder: Path, launcher: Launcher) -> RunView:
     )
 
 
-def _status(report: ReportData | None, record: RunRecord | None, running: bool, folder: Path) -> tuple[str, str]:
+def _status(
+    report: ReportData | None, record: RunRecord | None, running: bool, folder: Path
+) -> tuple[str, str]:
     meta = report.meta if report else {}
     if running:
         return ("running", "") if meta.get("status") == "running" else ("starting", "loading, calibrating")

@@ -91,14 +91,14 @@ pages.runs = () => {
   compare.addEventListener("click", () => {
     location.href = "/compare?" + Array.from(picked).map(runQuery).join("&");
   });
-  follow("/events/runs", (payload) => { swap(payload); refresh(); });
+  follow(`/events/runs?since=${document.body.dataset.since}`, (payload) => { swap(payload); refresh(); });
 };
 
 pages.run = () => {
   const run = document.body.dataset.run;
   const chart = $("#chart");
   draw(chart, jsonOf("chart-data"), "No trial measured yet.");
-  follow(`/events/run?${runQuery(run)}`, (payload) => {
+  follow(`/events/run?${runQuery(run)}&since=${document.body.dataset.since}`, (payload) => {
     swap(payload);
     draw(chart, payload.chart, "No trial measured yet.");
     document.body.dataset.status = payload.status;
@@ -155,22 +155,29 @@ pages.new = () => {
     fine.hidden = !summary;
     fine.textContent = summary ? `valid: ${summary}` : "";
   };
+  let latest = 0; // answers to older requests (fields typed fast) are dropped
   const fromFields = async () => {
+    if ($$("#options [name]").some((field) => field.value === "")) return; // being typed
+    const mine = ++latest;
     try {
-      yaml.value = (await api("POST", "/api/config/preview", options())).yaml;
+      const text = (await api("POST", "/api/config/preview", options())).yaml;
+      if (mine !== latest) return;
+      yaml.value = text;
       delete yaml.dataset.edited;
       state.textContent = "from the fields";
       report("", "");
     } catch (error) {
-      report(error.message, "");
+      if (mine === latest) report(error.message, "");
     }
   };
   const check = async () => {
+    const mine = ++latest;
     try {
-      report("", (await api("POST", "/api/config/check", { yaml: yaml.value })).summary);
+      const { summary } = await api("POST", "/api/config/check", { yaml: yaml.value });
+      if (mine === latest) report("", summary);
       return true;
     } catch (error) {
-      report(error.message, "");
+      if (mine === latest) report(error.message, "");
       return false;
     }
   };
