@@ -39,7 +39,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def core(session: nox.Session) -> None:
     """lpot-core alone (no deep-learning framework) with its strategy and ray extras, a third-party plugin package, scikit-learn's data sets."""
     session.install(
-        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe,ray]", "./tests/core/plugin_pkg"
+        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe,ray,ui]", "./tests/core/plugin_pkg"
     )
     session.install("pycocotools>=2.0.7", "sacrebleu>=2.4")  # references the metric tests compare against
     _pytest(session, "tests/core")

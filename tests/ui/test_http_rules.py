@@ -8,6 +8,7 @@ import html
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from starlette.testclient import TestClient
 import lpot
 from lpot.ui.app import create_app
 from lpot.ui.process import RunRecord
+from lpot.ui.security import cookie_name
 from lpot.ui.server import LOOPBACK_NAMES
 from onnx_mlp import mlp
 
@@ -75,7 +77,7 @@ def test_no_token_401_wrong_token_403(served):
     ):
         assert web.get(path).status_code == 401, path
         assert web.get(path, headers={"X-Lpot-Token": "nope"}).status_code == 403, path
-        assert TestClient(web.app, cookies={"lpot_ui_token": "nope"}).get(path).status_code == 403, path
+        assert TestClient(web.app, cookies={cookie_name(TOKEN): "nope"}).get(path).status_code == 403, path
     assert web.post("/api/runs", json={}).status_code == 401
     assert web.get("/?token=" + TOKEN[:-1]).status_code == 403
 
@@ -85,7 +87,7 @@ def test_the_token_in_the_url_becomes_a_cookie(served):
     first = web.get(f"/run?id=0/cli-run&token={TOKEN}")
     assert first.status_code == 303 and first.headers["location"] == "/run?id=0%2Fcli-run"
     cookie = first.headers["set-cookie"]
-    assert f"lpot_ui_token={TOKEN}" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert f"{cookie_name(TOKEN)}={TOKEN}" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert web.get("/run?id=0/cli-run").status_code == 200  # the client kept the cookie
     bearer = anonymous(served).get("/api/runs", headers={"Authorization": f"Bearer {TOKEN}"})
     assert bearer.status_code == 200
@@ -231,6 +233,33 @@ def test_seeding_a_run_the_ui_did_not_start_goes_to_the_new_run_page(client, ser
     config = yaml.safe_load(html.unescape(seeded))
     assert config["quantization"]["op_wise"] == {ops[0]: {"activation": {"dtype": ["fp32"]}}}
     lpot.load_config(config)  # the history's copy of the config loads as a config again
+
+
+def test_a_run_that_fails_shows_the_error_lpot_tune_printed(client, served):
+    run_id = _draft(client, "broken")
+    assert (
+        client.put(f"/api/upload?id={run_id}&role=model&filename=m.onnx", content=b"not a model").status_code
+        == 200
+    )
+    assert client.post(f"/api/start?id={run_id}").status_code == 200
+    deadline = time.monotonic() + 60
+    while (run := next(r for r in client.get("/api/runs").json() if r["id"] == run_id))["status"] != "failed":
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+    assert run["detail"].startswith("lpot: error:"), run
+    assert "lpot: error:" in client.get(f"/run?id={run_id}").text
+    assert client.post(f"/api/start?id={run_id}").status_code == 409  # started before: resume instead
+
+
+def test_names_from_a_workspace_cannot_inject_markup(client, served):
+    calibration = served / "cli-run" / "calibration"
+    original = sorted(calibration.glob("*.json"))[0]
+    stats = json.loads(original.read_text())
+    stats["ranges"] = {"</script><script>alert(1)</script>": [0.0, 1.0], **stats["ranges"]}
+    original.write_text(json.dumps(stats))
+    page = client.get("/trial?id=0/cli-run&trial=1").text
+    assert "<script>alert(1)" not in page
+    assert "\\u003c/script>\\u003cscript>alert(1)" in page
 
 
 def test_actions_the_state_does_not_allow(client):

@@ -22,6 +22,7 @@ from selenium.webdriver.common.keys import Keys
 
 from chromium import chromium
 from lpot.tuning.history import read_workspace
+from lpot.ui.security import cookie_name
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 FINISHED = {"met", "budget_spent", "exhausted"}
@@ -140,6 +141,14 @@ def tuned(browser, server, inputs) -> Tuned:
     initial = int(find(browser, "body").get_attribute("data-initial-trials"))
     browser.execute_script("window.__sameDocument = 'yes'")  # gone if the page ever reloads
     seen: list[int] = []
+
+    def some_trials() -> bool:
+        seen.append(count(browser, "#trials-body tr[data-trial]"))
+        return seen[-1] >= 3 or status(browser) in FINISHED
+
+    wait_until(some_trials, 120, "trials")
+    if status(browser) == "running":
+        shot(browser, "02-run-live.png")
     final = wait_finished(browser, seen)
     seen.append(count(browser, "#trials-body tr[data-trial]"))
     same = browser.execute_script("return window.__sameDocument || null")
@@ -154,7 +163,7 @@ def test_the_page_opens_only_with_its_token(browser, server):
     assert "403" in find(browser, "body").text
     browser.get(server.url)
     assert browser.current_url == server.base + "/"  # the token leaves the address bar
-    cookie = browser.get_cookie("lpot_ui_token")
+    cookie = browser.get_cookie(cookie_name(server.token))
     assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert find(browser, "h1").text == "Runs"
     shot(browser, "01-runs-empty.png")
@@ -176,7 +185,7 @@ def test_a_tune_started_from_the_page_shows_its_trials_as_they_come(browser, tun
     config = yaml.safe_load((tuned.folder / "config.yaml").read_text())
     assert config["tuning"]["workspace"]["path"] == str(tuned.folder)
     assert console_errors(browser) == []
-    shot(browser, "02-run-finished.png")
+    shot(browser, "03-run-finished.png")
 
 
 @dataclass
@@ -198,12 +207,12 @@ def seeded(browser, server, tuned) -> Seeded:
     assert worst.get_attribute("data-op") in ops
     assert rows(browser, "#ranges-0 .main-svg"), "no activation ranges drawn"
     assert console_errors(browser) == []
-    shot(browser, "03-diagnose.png")
+    shot(browser, "04-diagnose.png")
     find(browser, "#seed").click()
     wait_until(lambda: "/run?id=" in browser.current_url, 30, "the seeded run's page")
     run_id = unquote(browser.current_url.split("id=", 1)[1])
     assert wait_finished(browser) in FINISHED
-    shot(browser, "04-seeded-run.png")
+    shot(browser, "05-seeded-run.png")
     return Seeded(run_id, folder_of(server, run_id), ops)
 
 
@@ -238,7 +247,7 @@ def test_compare_two_runs(browser, server, tuned, seeded):
     wait_until(lambda: rows(browser, "#compare-chart .main-svg"), 20, "the comparison chart")
     assert count(browser, "#compare-chart .point") >= 4
     assert console_errors(browser) == []
-    shot(browser, "05-compare.png")
+    shot(browser, "06-compare.png")
 
 
 def test_stop_and_resume(browser, server, inputs):
@@ -250,7 +259,7 @@ def test_stop_and_resume(browser, server, inputs):
     stopped = len(read_workspace(folder)[2])
     assert 0 < stopped < 16
     assert "continue with --resume" in (folder / "tune.out").read_text()
-    shot(browser, "06-stopped.png")
+    shot(browser, "07-stopped.png")
     click(browser, '[data-action="resume"]')
     assert wait_finished(browser) in FINISHED
     trials = read_workspace(folder)[2]
@@ -275,7 +284,7 @@ def test_benchmark_fp32_against_tuned_beside_the_run(browser, server, tuned):
     assert stored[-1]["result"]["results"]["tuned"]["latency_ms"] > 0
     assert stored[-1]["result"]["speedup"] > 0
     browser.execute_script("document.getElementById('benchmark').scrollIntoView()")
-    shot(browser, "07-benchmark.png")
+    shot(browser, "08-benchmark.png")
 
 
 def test_download_the_tuned_model_and_its_recipe(browser, server, tuned, downloads):
@@ -358,7 +367,7 @@ def test_uploads_over_the_limit_are_refused(browser, server, inputs):
     message = wait_until(lambda: find(browser, "#message").text, 10, "the refusal")
     assert "is 5.0 MiB; the upload limit is 4.0 MiB" in message
     assert not (server.runs / "too-big").exists()
-    shot(browser, "08-upload-too-big.png")
+    shot(browser, "09-upload-too-big.png")
     # the server refuses it too, whatever the page checks: a draft run, then 4 MiB + 1 byte
     answer = browser.execute_async_script(
         """

@@ -41,7 +41,13 @@ async def runs_json(request: Request) -> JSONResponse:
     runs = await run_in_threadpool(state.runs)
     return JSONResponse(
         [
-            {"id": r.id, "status": r.status, "trials": r.trials, "best_trial": r.meta.get("best_trial")}
+            {
+                "id": r.id,
+                "status": r.status,
+                "detail": r.detail,
+                "trials": r.trials,
+                "best_trial": r.meta.get("best_trial"),
+            }
             for r in runs
         ]
     )
@@ -114,6 +120,8 @@ async def _launch(request: Request, *, resume: bool) -> JSONResponse:
     run = state.run(run_id_param(request))
     if not resume and run.record is not None and run.record.pid is not None:
         raise RunStateError(f"run {run.name!r} was started before: resume it instead")
+    if resume and not run.resumable:
+        raise RunStateError(f"run {run.name!r} is {run.status}: only a stopped or unfinished run resumes")
     record = await run_in_threadpool(lambda: state.launcher.start(run.path, resume=resume))
     return JSONResponse({"id": run.id, "pid": record.pid})
 

@@ -108,13 +108,18 @@ def with_workspace(text: str, folder: Path) -> str:
 
 
 def parent_config(folder: Path, meta: Mapping[str, Any], config_file: str | None) -> dict[str, Any]:
-    """The config a run was tuned with: its ``config.yaml`` if the UI wrote one, else the history's copy."""
+    """The config a run was tuned with (its ``config.yaml`` if the UI wrote one, else the history's
+    copy), without its workspace: a new run gets its own."""
     if config_file and (folder / config_file).is_file():
-        return read_yaml(str(folder / config_file))
-    stored = meta.get("config")
-    if not isinstance(stored, Mapping):
-        raise ConfigError(f"{folder.name}: the history holds no config to start a new run from")
-    return copy.deepcopy(dict(stored))
+        config = read_yaml(str(folder / config_file))
+    else:
+        stored = meta.get("config")
+        if not isinstance(stored, Mapping):
+            raise ConfigError(f"{folder.name}: the history holds no config to start a new run from")
+        config = copy.deepcopy(dict(stored))
+    if isinstance(config.get("tuning"), dict):
+        config["tuning"].pop("workspace", None)
+    return config
 
 
 def keep_in_fp32(config: Mapping[str, Any], ops: Iterable[str]) -> dict[str, Any]:

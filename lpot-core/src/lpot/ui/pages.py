@@ -31,6 +31,11 @@ def page(request: Request, template: str, **context: Any) -> HTMLResponse:
     return HTMLResponse(state.render(template, folders=folders, **context))
 
 
+def script_json(value: Any) -> str:
+    """JSON to embed in ``<script type="application/json">``: no ``</script>`` can end it early."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
 def run_id_param(request: Request) -> str:
     run_id = request.query_params.get("id")
     if not run_id:
@@ -74,7 +79,7 @@ async def run_page(request: Request) -> HTMLResponse:
     run = state.run(run_id_param(request))
     since = state.run_version(run.path)
     live = run_fragments(state, run)
-    chart = json.dumps(live["chart"])
+    chart = script_json(live["chart"])
     return page(request, "run.html.j2", title=run.name, run=run, live=live, chart_json=chart, since=since)
 
 
@@ -95,7 +100,7 @@ async def trial_page(request: Request) -> HTMLResponse:
         title=f"{run.name} trial {index}",
         run=run,
         d=diagnosis,
-        figures_json=json.dumps(figures),
+        figures_json=script_json(figures),
     )
 
 
@@ -108,7 +113,7 @@ async def compare_page(request: Request) -> HTMLResponse:
     rows = comparison_rows(runs)
     chart = charts.compare_chart(rows)
     return page(
-        request, "compare.html.j2", title="Compare", runs=runs, rows=rows, chart_json=json.dumps(chart)
+        request, "compare.html.j2", title="Compare", runs=runs, rows=rows, chart_json=script_json(chart)
     )
 
 

@@ -194,10 +194,10 @@ def _store_benchmark(folder: Path, process: subprocess.Popen[bytes], settings: d
         f.write(json.dumps(entry) + "\n")
 
 
-def read_benchmarks(folder: Path) -> list[dict[str, Any]]:
-    """The stored benchmarks of a run, newest first (unreadable lines skipped)."""
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file (a line being written right now is skipped)."""
     try:
-        lines = (folder / BENCHMARKS).read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return []
     out = []
@@ -206,4 +206,9 @@ def read_benchmarks(folder: Path) -> list[dict[str, Any]]:
             out.append(json.loads(line))
         except ValueError:
             continue
-    return out[::-1]
+    return out
+
+
+def read_benchmarks(folder: Path) -> list[dict[str, Any]]:
+    """The stored benchmarks of a run, newest first."""
+    return read_jsonl(folder / BENCHMARKS)[::-1]

@@ -8,6 +8,7 @@ URL without the token, so it does not stay in the address bar. Scripts may send 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lpot.errors import LpotError
 
-COOKIE = "lpot_ui_token"
 HEADER = "x-lpot-token"
 
 
@@ -31,14 +31,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _offered(conn: HTTPConnection) -> tuple[str | None, bool]:
+def cookie_name(token: str) -> str:
+    """One cookie per running UI (cookies ignore ports: two UIs on one host must not share one)."""
+    return "lpot_ui_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _offered(conn: HTTPConnection, cookie: str) -> tuple[str | None, bool]:
     """The token the request carries, and whether it came in the query string."""
     query = conn.query_params.get("token")
     if query:
         return query, True
     bearer = conn.headers.get("authorization", "")
     given = (
-        conn.cookies.get(COOKIE)
+        conn.cookies.get(cookie)
         or conn.headers.get(HEADER)
         or (bearer[7:] if bearer.lower().startswith("bearer ") else None)
     )
@@ -51,13 +56,14 @@ class TokenGate:
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token
+        self.cookie = cookie_name(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        given, in_query = _offered(conn)
+        given, in_query = _offered(conn, self.cookie)
         response: Any = None
         if not given:
             response = PlainTextResponse(
@@ -65,11 +71,11 @@ class TokenGate:
             )
         elif not secrets.compare_digest(given.encode(), self.token.encode()):
             response = PlainTextResponse("403 Forbidden: wrong token", status_code=403)
-        elif in_query and conn.cookies.get(COOKIE) != self.token and scope["method"] in ("GET", "HEAD"):
+        elif in_query and conn.cookies.get(self.cookie) != self.token and scope["method"] in ("GET", "HEAD"):
             clean = URL(scope=scope).remove_query_params("token")
             target = clean.path + (f"?{clean.query}" if clean.query else "")
             response = RedirectResponse(target, status_code=303)
-            response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
         if response is not None:
             await response(scope, receive, send)
             return

@@ -8,7 +8,6 @@ cheap signature of the files, so what the page shows is what is on disk.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -21,7 +20,16 @@ from lpot.report.data import ReportData, load_report
 from lpot.tuning.history import FILENAME as HISTORY
 from lpot.tuning.runlog import FILENAME as RUNLOG
 from lpot.ui.paths import Roots
-from lpot.ui.process import BENCHMARKS, INTERRUPTED, OUTPUT, RECORD, Launcher, RunRecord, read_benchmarks
+from lpot.ui.process import (
+    BENCHMARKS,
+    INTERRUPTED,
+    OUTPUT,
+    RECORD,
+    Launcher,
+    RunRecord,
+    read_benchmarks,
+    read_jsonl,
+)
 
 MAX_DEPTH = 4
 SKIP = {"best_model", "calibration", "tensorboard", "__pycache__", "node_modules"}
@@ -122,17 +130,7 @@ class RunView:
 
 
 def read_events(folder: Path) -> list[dict[str, Any]]:
-    try:
-        lines = (folder / RUNLOG).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    events = []
-    for line in lines:
-        try:
-            events.append(json.loads(line))
-        except ValueError:  # a line being written right now
-            continue
-    return events
+    return read_jsonl(folder / RUNLOG)
 
 
 def load_run(roots: Roots, folder: Path, launcher: Launcher) -> RunView:
