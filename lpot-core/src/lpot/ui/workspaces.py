@@ -143,9 +143,10 @@ def load_run(roots: Roots, folder: Path, launcher: Launcher) -> RunView:
             problem = f"unreadable history: {exc}"
     running = launcher.running(folder, record)
     status, detail = _status(report, record, running, folder)
+    run_id = roots.run_id(folder)
     return RunView(
-        id=roots.run_id(folder),
-        name=roots.run_id(folder).partition("/")[2],
+        id=run_id,
+        name=run_id.partition("/")[2] or folder.name,
         path=folder,
         status=status,
         detail=problem or detail,
