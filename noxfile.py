@@ -13,7 +13,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["core", "reliability", "onnxrt", "pytorch", "mxnet", "tensorflow", "report"]
+nox.options.sessions = ["core", "reliability", "onnxrt", "pytorch", "mxnet", "tensorflow", "report", "ui"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -39,7 +39,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def core(session: nox.Session) -> None:
     """lpot-core alone (no deep-learning framework) with its strategy and ray extras, a third-party plugin package, scikit-learn's data sets."""
     session.install(
-        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe,ray]", "./tests/core/plugin_pkg"
+        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[bayesian,tpe,ray,ui]", "./tests/core/plugin_pkg"
     )
     session.install("pycocotools>=2.0.7", "sacrebleu>=2.4")  # references the metric tests compare against
     _pytest(session, "tests/core")
@@ -74,18 +74,32 @@ def pytorch(session: nox.Session) -> None:
     _pytest(session, "tests/pytorch")
 
 
+def _chromium(session: nox.Session) -> None:
+    """Debian's chromium + chromium-driver for the browser tests, installed with apt when missing."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.error(
+            f"the {session.name} session needs Chromium and chromedriver: apt-get install chromium chromium-driver"
+        )
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", "chromium-driver", external=True)
+
+
 @nox.session
 def report(session: nox.Session) -> None:
     """The HTML report in a real headless Chromium (Debian's chromium + chromium-driver, via apt)."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        if shutil.which("apt-get") is None or os.geteuid() != 0:
-            session.error(
-                "the report session needs Chromium and chromedriver: apt-get install chromium chromium-driver"
-            )
-        session.run("apt-get", "update", "-qq", external=True)
-        session.run("apt-get", "install", "-y", "-qq", "chromium", "chromium-driver", external=True)
+    _chromium(session)
     session.install("pytest>=7", "selenium>=4.10", "./lpot-core", "./tests/core/plugin_pkg")
     _pytest(session, "tests/report")
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """`lpot ui` in a real headless Chromium (tunes a tiny ONNX model) and its HTTP security rules."""
+    _chromium(session)
+    session.install("pytest>=7", "selenium>=4.10", "httpx2", "./lpot-core[ui]", "./lpot-onnxrt", "onnx>=1.15")
+    _pytest(session, "tests/ui")
 
 
 @nox.session(default=False)

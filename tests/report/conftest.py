@@ -4,3 +4,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the toy tuning job
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # chromium.py

@@ -28,6 +28,9 @@ class BenchmarkComparison:
             return self.results["fp32"].latency_ms / self.results["tuned"].latency_ms
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": {k: r.to_dict() for k, r in self.results.items()}, "speedup": self.speedup}
+
     def table(self) -> str:
         from lpot.report.text import table
 

@@ -6,6 +6,7 @@ User errors print one precise line and exit 2; ``--debug`` shows the traceback i
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--cores-per-instance", type=int)
     b.add_argument("--num-instances", type=int)
     b.add_argument("--iterations", type=int)
+    b.add_argument(
+        "--format", choices=("table", "json"), default="table", help="json: one object, for machines"
+    )
 
     r = sub.add_parser(
         "report", parents=[common], help="report of a workspace: HTML (default), md, json, text"
@@ -73,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "plugins", parents=[common], help="list installed backends, strategies, metrics, objectives"
     )
+
+    u = sub.add_parser("ui", parents=[common], help="local web app: start, watch, compare, diagnose runs")
+    u.add_argument(
+        "folders", nargs="*", default=["."], help="folders of workspaces (new runs go in the first)"
+    )
+    u.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    u.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    u.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    u.add_argument("--max-upload-mb", type=float, default=1024, help="size limit of model and data uploads")
     return p
 
 
@@ -215,7 +228,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         progress=not args.quiet,
     )
-    print(comparison.table())
+    print(json.dumps(comparison.to_dict()) if args.format == "json" else comparison.table())
     return 0
 
 
@@ -250,7 +263,26 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"tune": _tune, "benchmark": _benchmark, "report": _report, "demo": _demo, "plugins": _plugins}
+def _ui(args: argparse.Namespace) -> int:
+    from lpot.ui import main as ui_main
+
+    return ui_main(
+        args.folders,
+        host=args.host,
+        port=args.port,
+        open_browser=not args.no_browser,
+        max_upload_mb=args.max_upload_mb,
+    )
+
+
+_COMMANDS = {
+    "tune": _tune,
+    "benchmark": _benchmark,
+    "report": _report,
+    "demo": _demo,
+    "plugins": _plugins,
+    "ui": _ui,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

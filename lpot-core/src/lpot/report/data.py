@@ -88,8 +88,8 @@ def load_report(workspace: str | Path) -> ReportData:
                 OpRow(
                     key.name,
                     key.op_type,
-                    _describe(cfg.activation.to_dict()),
-                    _describe(cfg.weight.to_dict()) if cfg.weight else "-",
+                    describe_tensor(cfg.activation.to_dict()),
+                    describe_tensor(cfg.weight.to_dict()) if cfg.weight else "-",
                     sensitivity.get(key.name),
                 )
             )
@@ -105,7 +105,8 @@ def load_report(workspace: str | Path) -> ReportData:
     )
 
 
-def _describe(tensor: dict[str, str]) -> str:
+def describe_tensor(tensor: dict[str, str]) -> str:
+    """``int8 asym per_tensor minmax``: a tensor config in one short cell."""
     return " ".join(
         str(v)
         for v in (

@@ -7,64 +7,84 @@ from typing import Any
 from lpot.report.data import ReportData
 
 
-def _figures(data: ReportData) -> dict[str, str]:
+def accuracy_figure(data: ReportData) -> Any:
+    """Accuracy against the objective, one marker per trial (met / missed), the chosen trial, FP32
+    and the goal; ``None`` before any trial measured both. Shared with ``lpot ui``."""
     import plotly.graph_objects as go
 
-    figures: dict[str, str] = {}
     unit = data.meta.get("objective_unit", "")
     ran = [t for t in data.trials if t.accuracy is not None and t.objective is not None]
-    if ran:
-        fig = go.Figure()
+    if not ran:
+        return None
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[t.objective for t in ran],
+            y=[t.accuracy for t in ran],
+            mode="markers",
+            name="trials",
+            text=[f"#{t.index} {t.label}" for t in ran],
+            marker={"color": ["#2a9d8f" if t.met else "#e76f51" for t in ran], "size": 9},
+        )
+    )
+    best = data.best
+    if best is not None and best.objective is not None and best.accuracy is not None:
         fig.add_trace(
             go.Scatter(
-                x=[t.objective for t in ran],
-                y=[t.accuracy for t in ran],
+                x=[best.objective],
+                y=[best.accuracy],
                 mode="markers",
-                name="trials",
-                text=[f"#{t.index} {t.label}" for t in ran],
-                marker={"color": ["#2a9d8f" if t.met else "#e76f51" for t in ran], "size": 9},
+                name=f"chosen #{best.index}",
+                marker={"symbol": "star", "size": 18, "color": "#264653"},
             )
         )
-        best = data.best
-        if best is not None and best.objective is not None and best.accuracy is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[best.objective],
-                    y=[best.accuracy],
-                    mode="markers",
-                    name=f"chosen #{best.index}",
-                    marker={"symbol": "star", "size": 18, "color": "#264653"},
-                )
+    if data.baseline_objective is not None and data.baseline_accuracy is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[data.baseline_objective],
+                y=[data.baseline_accuracy],
+                mode="markers",
+                name="FP32",
+                marker={"symbol": "diamond", "size": 12, "color": "#6c757d"},
             )
-        if data.baseline_objective is not None and data.baseline_accuracy is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[data.baseline_objective],
-                    y=[data.baseline_accuracy],
-                    mode="markers",
-                    name="FP32",
-                    marker={"symbol": "diamond", "size": 12, "color": "#6c757d"},
-                )
-            )
-        if data.goal is not None:
-            fig.add_hline(y=data.goal, line_dash="dash", annotation_text="accuracy goal")
-        fig.update_layout(
-            xaxis_title=f"{data.objective_name} ({unit})",
-            yaxis_title="accuracy",
-            height=420,
-            margin={"l": 60, "r": 20, "t": 30, "b": 50},
         )
-        figures["scatter"] = fig.to_html(full_html=False, include_plotlyjs=False, div_id="scatter")
-    sens = [op for op in data.best_ops if op.sensitivity is not None]
-    if sens:
-        sens.sort(key=lambda op: op.sensitivity, reverse=True)
-        fig = go.Figure(
-            go.Bar(x=[op.name for op in sens], y=[op.sensitivity for op in sens], marker_color="#e9c46a")
+    if data.goal is not None:
+        fig.add_hline(y=data.goal, line_dash="dash", annotation_text="accuracy goal")
+    fig.update_layout(
+        xaxis_title=f"{data.objective_name} ({unit})" if unit else data.objective_name,
+        yaxis_title="accuracy",
+        height=420,
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+    )
+    return fig
+
+
+def op_error_figure(errors: dict[str, float]) -> Any:
+    """Per-op relative MSE against FP32 as bars, worst first; ``None`` when nothing was measured."""
+    import plotly.graph_objects as go
+
+    if not errors:
+        return None
+    ranked = sorted(errors.items(), key=lambda kv: kv[1], reverse=True)
+    fig = go.Figure(go.Bar(x=[k for k, _ in ranked], y=[v for _, v in ranked], marker_color="#e9c46a"))
+    fig.update_layout(
+        yaxis_title="relative MSE vs FP32", height=360, margin={"l": 60, "r": 20, "t": 30, "b": 80}
+    )
+    return fig
+
+
+def _figures(data: ReportData) -> dict[str, str]:
+    figures: dict[str, str] = {}
+    scatter = accuracy_figure(data)
+    if scatter is not None:
+        figures["scatter"] = scatter.to_html(full_html=False, include_plotlyjs=False, div_id="scatter")
+    sensitivity = op_error_figure(
+        {op.name: op.sensitivity for op in data.best_ops if op.sensitivity is not None}
+    )
+    if sensitivity is not None:
+        figures["sensitivity"] = sensitivity.to_html(
+            full_html=False, include_plotlyjs=False, div_id="sensitivity"
         )
-        fig.update_layout(
-            yaxis_title="relative MSE vs FP32", height=360, margin={"l": 60, "r": 20, "t": 30, "b": 80}
-        )
-        figures["sensitivity"] = fig.to_html(full_html=False, include_plotlyjs=False, div_id="sensitivity")
     return figures
 
 
