@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 BLOCKED = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "mxnet", "jax")
 
@@ -34,3 +35,38 @@ def test_import_lpot_is_light():
     code = "import sys, lpot; print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'yaml', 'tqdm')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"  # heavy imports wait until tune() is called
+
+
+def test_a_1x_script_runs_with_every_framework_blocked(tmp_path):
+    """``lpot.experimental`` (components, common, the legacy top level) needs no framework: a 1.x
+    script tunes and benchmarks the toy backend's model with torch, tensorflow, onnx... unimportable."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {BLOCKED!r}:
+                    raise ImportError("blocked framework: " + name)
+        sys.meta_path.insert(0, Block())
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import lpot
+        assert "lpot.experimental" not in sys.modules  # import lpot stays light
+        from lpot.experimental import Benchmark, Quantization, common
+        import toy_job
+        quantizer = Quantization({{"model": {{"name": "toy"}}, "tuning": {{"workspace": {{"path": {str(tmp_path)!r}}}}}}})
+        quantizer.model = common.Model(toy_job.make_model())
+        calib, evals = toy_job.loaders()
+        quantizer.calib_dataloader = calib
+        quantizer.eval_func = toy_job.PenalizingEval()
+        q_model = quantizer()
+        evaluator = Benchmark()
+        evaluator.model = q_model
+        evaluator.b_dataloader = evals
+        evaluator("performance")
+        assert lpot.Quantization is not None and lpot.common is common
+        print("ok", q_model.result.status)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "ok met"

@@ -41,3 +41,8 @@ class ResumeError(LpotError, RuntimeError):
 
 class QuantizationError(LpotError, RuntimeError):
     """A backend could not apply a recipe to a model."""
+
+
+class FeatureNotAvailableError(LpotError, NotImplementedError):
+    """A feature of LPOT 1.x (or of a later lpot) that this lpot does not have; the message names
+    what to use instead."""
