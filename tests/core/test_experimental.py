@@ -172,7 +172,7 @@ def test_benchmark_b_func_is_the_accuracy_and_its_run_the_latency(tmp_path, toy_
     evaluator = Benchmark()
     evaluator.model = common.Model(toy_model)
     evaluator.b_func = lambda model: 0.5
-    (acc, batch_size, latencies), = evaluator("accuracy").values()
+    ((acc, batch_size, latencies),) = evaluator("accuracy").values()
     assert acc == 0.5 and batch_size == 1 and len(latencies) == 1
     assert "Accuracy is 0.5000" in capsys.readouterr().out
 
@@ -281,7 +281,9 @@ def test_dataloader_errors_say_what_to_change(kwargs, message):
 def test_intel_extension_frameworks_name_what_to_use(tmp_path, framework, instead):
     conf = tmp_path / "conf.yaml"
     conf.write_text(f"model: {{name: m, framework: {framework}}}\n")
-    with pytest.raises(FeatureNotAvailableError, match=rf"conf\.yaml: model\.framework: {framework}: .*{instead}"):
+    with pytest.raises(
+        FeatureNotAvailableError, match=rf"conf\.yaml: model\.framework: {framework}: .*{instead}"
+    ):
         Quantization(str(conf))
 
 
@@ -312,7 +314,7 @@ def test_mixed_precision_reads_its_yaml_section(tmp_path):
 def test_what_lpot_does_not_have_is_named(tmp_path, toy_model):
     q_model = common.Model(toy_model)
     with pytest.raises(FeatureNotAvailableError, match="TFLite model"):
-        q_model.graph_def
+        _ = q_model.graph_def
     with pytest.raises(FeatureNotAvailableError, match="Scheduler is not available: run the components"):
         from lpot.experimental import Scheduler  # noqa: F401
     (tmp_path / "frozen.pb").write_bytes(b"")

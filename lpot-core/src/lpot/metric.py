@@ -14,13 +14,10 @@ from typing import Any
 
 class BaseMetric(ABC):
     """Subclass with ``update``, ``reset`` and ``result``; ``higher_is_better`` orients the accuracy
-    criterion (override it for an error or a loss). The constructor takes whatever the subclass
-    declares: ``common.Metric(cls, name, **kwargs)`` builds it with ``cls(**kwargs)``."""
+    criterion (override it for an error or a loss). The base keeps no state, so a subclass's
+    ``__init__`` need not call it; ``common.Metric(cls, name, **kwargs)`` builds ``cls(**kwargs)``."""
 
     higher_is_better: bool = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """1.x subclasses often define ``__init__(self, *args)`` without calling super: nothing to set."""
 
     @abstractmethod
     def update(self, preds: Any, labels: Any = None, sample_weight: Any = None) -> None:

@@ -18,7 +18,7 @@ from lpot.experimental import common
 from lpot.experimental.benchmark import Benchmark
 from lpot.experimental.component import Component
 from lpot.experimental.distillation import Distillation
-from lpot.experimental.graph_optimization import GraphOptimization, Graph_Optimization, MixedPrecision
+from lpot.experimental.graph_optimization import Graph_Optimization, GraphOptimization, MixedPrecision
 from lpot.experimental.model_conversion import ModelConversion
 from lpot.experimental.pruning import Pruning
 from lpot.experimental.quantization import Quantization

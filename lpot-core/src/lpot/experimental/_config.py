@@ -27,9 +27,7 @@ UNAVAILABLE_FRAMEWORKS = {
 }
 
 
-def load_component_config(
-    source: Any, own_sections: tuple[str, ...] = ()
-) -> tuple[Config, dict[str, Any]]:
+def load_component_config(source: Any, own_sections: tuple[str, ...] = ()) -> tuple[Config, dict[str, Any]]:
     """``(Config, {section: raw value})`` from a YAML path, a dict in the same layout, a Config or
     None; ``own_sections`` are taken out before lpot validates the rest (only the component reads them)."""
     if source is None:
@@ -84,4 +82,6 @@ def resume_target(cfg: Config) -> bool | str:
             f"tuning.workspace.resume: {resume!r} is a file (LPOT 1.x's pickled history snapshot?); "
             "lpot never unpickles: name the workspace folder of the run to resume"
         )
-    raise ConfigError(f"tuning.workspace.resume: {resume!r} does not exist; name the workspace folder to resume")
+    raise ConfigError(
+        f"tuning.workspace.resume: {resume!r} does not exist; name the workspace folder to resume"
+    )

@@ -141,7 +141,9 @@ def print_summary(mode: str, accuracy: Any, batch_size: int, latencies: list[flo
     print(f"\n{mode} mode benchmark result:")
     print(f"Batch size = {batch_size}")
     if mode == "accuracy":
-        print(f"Accuracy is {accuracy:.4f}" if isinstance(accuracy, (int, float)) else f"Accuracy is {accuracy}")
+        print(
+            f"Accuracy is {accuracy:.4f}" if isinstance(accuracy, (int, float)) else f"Accuracy is {accuracy}"
+        )
         return
     latency = sum(latencies) / len(latencies) / max(batch_size, 1)
     print(f"Latency: {latency * 1000:.3f} ms")

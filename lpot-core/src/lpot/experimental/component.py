@@ -135,7 +135,9 @@ class Component:
                 f"{self!r}.dataset({dataset_type!r}, ...): pass the dataset's parameters by name, "
                 "as in the YAML (e.g. dataset('dummy', shape=[100, 3, 32, 32]))"
             )
-        return build_dataset({dataset_type: kwargs}, f"dataset({dataset_type!r})", self.cfg.tuning.random_seed)
+        return build_dataset(
+            {dataset_type: kwargs}, f"dataset({dataset_type!r})", self.cfg.tuning.random_seed
+        )
 
     # for the components ---------------------------------------------------------------------------
     def _as_model(self, user_model: Any, role: str) -> Model:

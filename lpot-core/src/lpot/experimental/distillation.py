@@ -87,7 +87,9 @@ class Distillation(Component):
         student = self._require_model()
         require_pytorch(student, "Distillation", "lpot_tensorflow.DistillationCallback(teacher) in model.fit")
         if self._teacher is None:
-            raise ConfigError("distiller.teacher_model is not set: distiller.teacher_model = common.Model(teacher)")
+            raise ConfigError(
+                "distiller.teacher_model is not set: distiller.teacher_model = common.Model(teacher)"
+            )
         if self._train_func is None:
             require_training_loop("Distillation", "distillation.train", "distiller.train_func")
         if self.criterion is None:

@@ -57,7 +57,9 @@ def parse_precisions(value: Any, what: str) -> tuple[str, ...]:
     out = tuple(sorted({str(p).strip().lower() for p in items if str(p).strip()}))
     unknown = [p for p in out if p not in PRECISIONS]
     if unknown or not out:
-        raise ConfigError(f"{what}.precisions: unknown {unknown or value!r}; expected some of {', '.join(PRECISIONS)}")
+        raise ConfigError(
+            f"{what}.precisions: unknown {unknown or value!r}; expected some of {', '.join(PRECISIONS)}"
+        )
     return out
 
 

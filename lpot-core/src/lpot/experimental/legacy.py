@@ -55,7 +55,15 @@ class _LegacyMethods:
         shuffle: bool = False,
     ) -> DataLoader:
         return DataLoader(
-            dataset, batch_size, collate_fn, last_batch, sampler, batch_sampler, num_workers, pin_memory, shuffle
+            dataset,
+            batch_size,
+            collate_fn,
+            last_batch,
+            sampler,
+            batch_sampler,
+            num_workers,
+            pin_memory,
+            shuffle,
         )
 
 

@@ -37,7 +37,9 @@ class ModelConversion(Component):
         super().__init__(conf_fname)
         section = self.sections.get("model_conversion") or {}
         if not isinstance(section, dict):
-            raise ConfigError(f"model_conversion: expected {{source: QAT, destination: default}}, got {section!r}")
+            raise ConfigError(
+                f"model_conversion: expected {{source: QAT, destination: default}}, got {section!r}"
+            )
         unknown = sorted(set(section) - {"source", "destination"})
         if unknown:
             raise ConfigError(f"model_conversion: unknown key {unknown[0]!r}; expected source, destination")

@@ -37,9 +37,13 @@ def load(
             "load the folder q_model.save(folder) wrote: load(folder, fp32_model)"
         )
     if kwargs:
-        raise ConfigError(f"lpot.utils.pytorch.load: unexpected arguments {sorted(kwargs)} (custom FX configs are not used)")
+        raise ConfigError(
+            f"lpot.utils.pytorch.load: unexpected arguments {sorted(kwargs)} (custom FX configs are not used)"
+        )
     if checkpoint_dir is None or model is None:
-        raise ConfigError("lpot.utils.pytorch.load(checkpoint_dir, model): give the saved folder and the FP32 model")
+        raise ConfigError(
+            "lpot.utils.pytorch.load(checkpoint_dir, model): give the saved folder and the FP32 model"
+        )
     folder = Path(checkpoint_dir).expanduser()
     if not folder.is_dir():
         raise ModelError(f"lpot.utils.pytorch.load: {str(checkpoint_dir)!r} is not a folder")
@@ -54,6 +58,4 @@ def load(
             f"{folder}: written by LPOT 1.x (best_configure.yaml + a pickled best_model_weights.pt), "
             "which lpot does not read; quantize again with lpot and save with q_model.save(folder)"
         )
-    raise ModelError(
-        f"{folder}: no {RECIPE_FILE} / {STATE_FILE}; give the folder q_model.save(folder) wrote"
-    )
+    raise ModelError(f"{folder}: no {RECIPE_FILE} / {STATE_FILE}; give the folder q_model.save(folder) wrote")

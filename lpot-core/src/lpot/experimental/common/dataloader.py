@@ -64,7 +64,9 @@ class DataLoader:
                 "last_batch='rollover' drops the incomplete one; use last_batch='no_rollover' or a smaller batch_size"
             )
         if num_workers or pin_memory:
-            log.warning("common.DataLoader: num_workers and pin_memory are ignored (samples are read in process)")
+            log.warning(
+                "common.DataLoader: num_workers and pin_memory are ignored (samples are read in process)"
+            )
         self.dataset, self.batch_size, self.collate_fn = dataset, batch_size, collate_fn
         self.last_batch, self.sampler, self.batch_sampler = last_batch, sampler, batch_sampler
         self.num_workers, self.pin_memory, self.shuffle, self.seed = num_workers, pin_memory, shuffle, seed

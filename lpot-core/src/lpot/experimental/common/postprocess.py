@@ -15,7 +15,9 @@ from lpot.errors import ConfigError
 class Postprocess:
     def __init__(self, postprocess_cls: Any, name: str = "user_postprocess", **kwargs: Any) -> None:
         if not callable(postprocess_cls):
-            raise ConfigError(f"common.Postprocess: {postprocess_cls!r} is not a class to build the transform with")
+            raise ConfigError(
+                f"common.Postprocess: {postprocess_cls!r} is not a class to build the transform with"
+            )
         self.postprocess_cls, self.name, self.kwargs = postprocess_cls, name, kwargs
 
     def transform(self) -> Any:
@@ -23,7 +25,9 @@ class Postprocess:
         try:
             built = self.postprocess_cls(**self.kwargs)
         except TypeError as exc:
-            raise ConfigError(f"common.Postprocess {self.name!r}: bad parameters {self.kwargs!r}: {exc}") from None
+            raise ConfigError(
+                f"common.Postprocess {self.name!r}: bad parameters {self.kwargs!r}: {exc}"
+            ) from None
         return _OnePairTransform(built, self.name)
 
     def __repr__(self) -> str:
