@@ -8,17 +8,21 @@ import textwrap
 from pathlib import Path
 
 BLOCKED = ("torch", "tensorflow", "keras", "onnx", "onnxruntime", "mxnet", "jax")
+# the first lines of each child process: importing a framework raises from then on
+BLOCKER = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BLOCKED!r}:
+            raise ImportError("blocked framework: " + name)
+sys.meta_path.insert(0, Block())
+"""
 
 
 def test_importing_all_of_lpot_imports_no_framework():
-    code = textwrap.dedent(
-        f"""
-        import importlib, pkgutil, sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {BLOCKED!r}:
-                    raise ImportError("blocked framework: " + name)
-        sys.meta_path.insert(0, Block())
+    code = BLOCKER + textwrap.dedent(
+        """
+        import importlib, pkgutil
         import lpot
         for info in pkgutil.walk_packages(lpot.__path__, "lpot."):
             importlib.import_module(info.name)
@@ -40,14 +44,8 @@ def test_import_lpot_is_light():
 def test_a_1x_script_runs_with_every_framework_blocked(tmp_path):
     """``lpot.experimental`` (components, common, the legacy top level) needs no framework: a 1.x
     script tunes and benchmarks the toy backend's model with torch, tensorflow, onnx... unimportable."""
-    code = textwrap.dedent(
+    code = BLOCKER + textwrap.dedent(
         f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {BLOCKED!r}:
-                    raise ImportError("blocked framework: " + name)
-        sys.meta_path.insert(0, Block())
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import lpot
         assert "lpot.experimental" not in sys.modules  # import lpot stays light

@@ -6,37 +6,62 @@ from __future__ import annotations
 import pytest
 
 import lpot_tensorflow
-from lpot.errors import ConfigError, FeatureNotAvailableError, QuantizationError
+from lpot.errors import ConfigError, FeatureNotAvailableError, ModelError, QuantizationError
 from lpot.experimental import Benchmark, ModelConversion, Pruning, common
 from lpot_tensorflow.runtime import TFLiteModel
-from models import accuracy, digits_cnn, train
+from models import accuracy, train
 from probes import int8_ops
 
 ALL = {"conv1", "conv2", "conv3", "fc1", "fc2"}
 
 
-def test_model_conversion_of_a_keras_qat_model(tmp_path, digits, capsys):
-    _, (x, y, xv, yv) = digits
-    model = train(digits_cnn(), x, y, epochs=2)
-    train(model, x, y, epochs=1, lr=1e-3, callbacks=[lpot_tensorflow.QuantizationAwareCallback(x[:128])])
-    qat_accuracy = accuracy(model, xv, yv)
+@pytest.fixture(scope="module")
+def converted(digits):
+    """A 1.x ModelConversion script on a copy of the trained digits CNN, fine-tuned one epoch with
+    the QAT callback: (the QAT model's accuracy, the q_model conversion returned)."""
+    from lpot_tensorflow.keras_int8 import clone
+
+    model, (x, y, xv, yv) = digits
+    work = clone(model)
+    train(work, x, y, epochs=1, lr=1e-3, callbacks=[lpot_tensorflow.QuantizationAwareCallback(x[:128])])
+    qat_accuracy = accuracy(work, xv, yv)
 
     conversion = ModelConversion()
     conversion.source = "QAT"
     conversion.destination = "default"
-    conversion.model = common.Model(model)
+    conversion.model = common.Model(work)
     conversion.eval_func = lambda m: accuracy(m, xv, yv)
-    q_model = conversion()
+    return qat_accuracy, conversion()
+
+
+def test_model_conversion_of_a_keras_qat_model(tmp_path, digits, converted, capsys):
+    _, (_, _, xv, yv) = digits
+    qat_accuracy, q_model = converted
     assert isinstance(q_model.model, TFLiteModel) and int8_ops(q_model.model) == ALL
     assert accuracy(q_model.model, xv, yv) >= qat_accuracy - 0.01
-    assert q_model.save(tmp_path / "out").suffix == ".tflite"
+    saved = q_model.save(tmp_path / "out")
+    assert saved.suffix == ".tflite"
 
-    evaluator = Benchmark()
-    evaluator.model = q_model
+    evaluator = Benchmark({"model": {"name": "digits", "framework": "tensorflow"}})
+    evaluator.model = common.Model(str(saved))
     evaluator.b_dataloader = common.DataLoader(_Pairs(xv[:64], yv[:64]), batch_size=8)
     _, batch_size, latencies = evaluator("performance")["performance"]
     assert batch_size == 8 and latencies[0] > 0
     assert "Throughput:" in capsys.readouterr().out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ModelError,
+    reason="TensorFlowBackend.load_model refuses an in-memory TFLiteModel (accepts() takes it), so "
+    "lpot.benchmark cannot time the q_model object itself; its saved .tflite works (test above)",
+)
+def test_benchmark_of_the_converted_model_object(digits, converted):
+    _, (_, _, xv, yv) = digits
+    evaluator = Benchmark()
+    evaluator.model = converted[1]
+    evaluator.b_dataloader = common.DataLoader(_Pairs(xv[:16], yv[:16]), batch_size=8)
+    evaluator("performance")
 
 
 class _Pairs:

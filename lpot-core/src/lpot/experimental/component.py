@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from lpot.errors import ConfigError, DataError
+from lpot.errors import BackendNotFoundError, ConfigError, DataError
 from lpot.experimental._config import load_component_config
 from lpot.experimental.common import Metric, Model, Postprocess
 
@@ -143,7 +143,15 @@ class Component:
     def _as_model(self, user_model: Any, role: str) -> Model:
         model = user_model if isinstance(user_model, Model) else Model(user_model)
         wanted = self.cfg.model.backend_name
-        if wanted is not None and wanted != model.framework:
+        if wanted is None:
+            _ = model.backend  # detect now: a model no backend takes fails where it is set
+            return model
+        try:
+            detected = model.framework
+        except BackendNotFoundError:  # e.g. a .tflite path: the backend the config names loads it
+            model.bind(wanted)
+            detected = wanted
+        if detected != wanted:
             where = f"{self.cfg.source}: " if self.cfg.source else ""
             raise ConfigError(
                 f"{where}model.framework is {self.cfg.model.framework!r} (backend {wanted!r}), but the "

@@ -1,7 +1,8 @@
 """``common.Model``: a model (object or path) and the lpot backend that serves it.
 
-The framework is detected the way ``lpot.tune`` detects it, by asking the installed backends
-(``lpot.plugins``); nothing here imports a framework. Components return one too: the tuned,
+The framework is the one the component's config names (``model.framework``), else detected the
+way ``lpot.tune`` detects it, by asking the installed backends (``lpot.plugins``); nothing here
+imports a framework. Components return one too: the tuned,
 pruned or distilled model, with ``.model`` (native) and ``.save(path)``; a quantized one also keeps
 the :class:`lpot.TuningResult` as ``.result``.
 """
@@ -28,17 +29,35 @@ class Model:
         if isinstance(root, Model):  # a model one component returned, handed to the next
             self.__dict__.update(root.__dict__)
             return
+        _check_path(root)
         self.root = root
-        self.backend = _backend_for(root)
         self.result: Any = None
+        self._backend: Any = None
         self._loaded: Any = None
 
     @classmethod
     def produced(cls, native: Any, backend: Any, result: Any = None) -> Model:
         """A model a component made (its backend known, no detection), with its TuningResult if any."""
         model = cls.__new__(cls)
-        model.root, model.backend, model.result, model._loaded = native, backend, result, None
+        model.root, model._backend, model.result, model._loaded = native, backend, result, None
         return model
+
+    @property
+    def backend(self) -> Any:
+        """The lpot backend of this model: the one the component's config names, else the first
+        installed backend that accepts it (detected when first needed)."""
+        if self._backend is None:
+            from lpot import plugins
+
+            self._backend = plugins.backend_for(self.root)
+        return self._backend
+
+    def bind(self, backend_name: str) -> None:
+        """Serve the model with the backend a config's ``model.framework`` names, as ``lpot.tune``
+        does, when no installed backend's ``accepts`` recognizes it."""
+        from lpot import plugins
+
+        self._backend = plugins.backend_by_name(backend_name)
 
     @property
     def framework(self) -> str:
@@ -81,16 +100,14 @@ class Model:
         return f"Model({what}, framework={self.framework!r}{status})"
 
 
-def _backend_for(root: Any) -> Any:
-    from lpot import plugins
-
-    if isinstance(root, (str, os.PathLike)):
-        path = Path(root).expanduser()
-        if not path.exists():
-            raise ModelError(f"common.Model: {str(root)!r} does not exist")
-        if path.suffix == ".pb" and path.name != "saved_model.pb":
-            raise FeatureNotAvailableError(
-                f"common.Model: {str(root)!r} looks like a TF1 frozen graph, which lpot does not tune; "
-                "export a SavedModel folder or a Keras model and pass that"
-            )
-    return plugins.backend_for(root)
+def _check_path(root: Any) -> None:
+    if not isinstance(root, (str, os.PathLike)):
+        return
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise ModelError(f"common.Model: {str(root)!r} does not exist")
+    if path.suffix == ".pb" and path.name != "saved_model.pb":
+        raise FeatureNotAvailableError(
+            f"common.Model: {str(root)!r} looks like a TF1 frozen graph, which lpot does not tune; "
+            "export a SavedModel folder or a Keras model and pass that"
+        )
