@@ -183,6 +183,11 @@ def test_legacy_top_level_call_returns_the_native_model(tmp_path, toy_model):
     q_model = quantizer(toy_model, q_dataloader=calib, eval_dataloader=evals)
     assert isinstance(q_model, QuantizedMLP)
 
+    attribute_form = lpot.Quantization(_conf(tmp_path, TOPK))  # 1.2 set attributes on the top level
+    attribute_form.model = common.Model(toy_model)
+    attribute_form.calib_dataloader, attribute_form.eval_dataloader = calib, evals
+    assert isinstance(attribute_form(), common.Model)
+
     conf, _ = _yaml_only(tmp_path, toy_model)
     benchmarker = lpot.Benchmark(conf)
     benchmarker.metric("hello_metric", CountingAccuracy)  # 1.x's method form

@@ -229,7 +229,7 @@ def _distill(tmp_path, teacher, x, y, xv, yv, *, precomputed: bool):
 
 
 def test_distillation_with_a_teacher_through_the_1x_callbacks(tmp_path, digits, caplog):
-    teacher, (x, y, xv, yv) = copy.deepcopy(digits[0]), digits[1]  # the loss freezes the teacher
+    teacher, (x, y, xv, yv) = copy.deepcopy(digits[0]), digits[1]
     with caplog.at_level("INFO", logger="lpot"):
         distilled, distiller, (loss, by_hand) = _distill(
             tmp_path, teacher, x[:640], y[:640], xv, yv, precomputed=False
@@ -246,10 +246,11 @@ def test_distillation_with_a_teacher_through_the_1x_callbacks(tmp_path, digits, 
     again, _, (loss, by_hand) = _distill(tmp_path, teacher, x[:640], y[:640], xv, yv, precomputed=True)
     assert loss == pytest.approx(by_hand, rel=1e-5)
     assert accuracy(again.model, xv, yv) == pytest.approx(best, abs=0.01)  # teacher outputs given up front
+    assert all(p.requires_grad for p in teacher.parameters())  # the user's teacher is left trainable
 
 
 def test_distillation_needs_its_pieces(tmp_path, digits):
-    teacher = copy.deepcopy(digits[0])
+    teacher = digits[0]
     distiller = Distillation(_yaml(tmp_path, DISTILL_YAML, "distill.yaml"))
     distiller.model = common.Model(_student(0))
     with pytest.raises(lpot.LpotError, match="teacher_model is not set"):

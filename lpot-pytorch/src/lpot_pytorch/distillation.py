@@ -27,9 +27,9 @@ class DistillationLoss(nn.Module):
     def __init__(self, teacher: nn.Module, student: nn.Module | None = None, config: Any = None) -> None:
         super().__init__()
         self.config = distillation_config(config)
+        # the teacher runs under no_grad: its parameters stay as the caller has them (freezing them
+        # here froze the user's model for good, breaking whoever trains it later)
         self.teacher = teacher.eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
         self._student_feats: dict[str, torch.Tensor] = {}
         self._teacher_feats: dict[str, torch.Tensor] = {}
         if self.config.layers:

@@ -110,7 +110,7 @@ class Quantization(Component):
                 result.status,
                 result.stop_reason,
             )
-        return Model.produced(result.model, result._backend, result)
+        return Model.produced(result.model, model.backend, result)
 
     def _tuning_eval_func(self, cfg: Any) -> Callable[[Any], Any] | None:
         if self._eval_func is not None or self._eval_dataloader is not None:
