@@ -12,12 +12,15 @@ from lpot.version import __version__
 
 __all__ = [
     "ArrayLoader",
+    "Benchmark",
     "Config",
     "LpotError",
+    "Quantization",
     "Recipe",
     "TuningResult",
     "__version__",
     "benchmark",
+    "common",
     "load_config",
     "tune",
 ]
@@ -31,6 +34,10 @@ _LAZY = {
     "LpotError": "lpot.errors",
     "Recipe": "lpot.recipe",
     "TuningResult": "lpot.tuning.result",
+    # LPOT 1.x's top-level API: the 1.0-1.2 call ``Quantization(conf)(model, ...)`` and ``common``
+    "Quantization": "lpot.experimental.legacy",
+    "Benchmark": "lpot.experimental.legacy",
+    "common": "lpot.experimental",
 }
 
 if TYPE_CHECKING:
@@ -39,6 +46,8 @@ if TYPE_CHECKING:
     from lpot.config import Config, load_config
     from lpot.data import ArrayLoader
     from lpot.errors import LpotError
+    from lpot.experimental import common
+    from lpot.experimental.legacy import Benchmark, Quantization
     from lpot.recipe import Recipe
     from lpot.tuning.result import TuningResult
 

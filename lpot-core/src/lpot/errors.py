@@ -57,3 +57,8 @@ class WorkspaceError(LpotError, OSError):
 
 class WorkspaceBusyError(WorkspaceError):
     """Another lpot run holds the workspace's lock."""
+
+
+class FeatureNotAvailableError(LpotError, NotImplementedError):
+    """A feature of LPOT 1.x (or of a later lpot) that this lpot does not have; the message names
+    what to use instead."""

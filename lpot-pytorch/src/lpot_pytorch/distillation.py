@@ -2,6 +2,7 @@
 
     kd = DistillationLoss(teacher, student, {"temperature": 4, "loss_weights": [0.3, 0.7]})
     loss = kd(student(x), x, y)          # teacher runs inside, without gradients
+    loss = kd(student(x), x, y, teacher_logits=t)   # or give its outputs, computed ahead of time
 
 Terms (``loss_types`` with ``loss_weights``): ``CE`` hard-label cross entropy, ``KL`` on
 temperature-softened logits (scaled by T^2, Hinton et al. 2015, so its gradients keep their size
@@ -19,15 +20,16 @@ from torch.nn import functional as F
 
 from lpot.compression.config import distillation_config
 from lpot.errors import ConfigError
+from lpot_pytorch.tensors import call, first_output
 
 
 class DistillationLoss(nn.Module):
     def __init__(self, teacher: nn.Module, student: nn.Module | None = None, config: Any = None) -> None:
         super().__init__()
         self.config = distillation_config(config)
+        # the teacher runs under no_grad: its parameters stay as the caller has them (freezing them
+        # here froze the user's model for good, breaking whoever trains it later)
         self.teacher = teacher.eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
         self._student_feats: dict[str, torch.Tensor] = {}
         self._teacher_feats: dict[str, torch.Tensor] = {}
         if self.config.layers:
@@ -51,10 +53,24 @@ class DistillationLoss(nn.Module):
             modules[name].register_forward_hook(hook)
 
     def forward(
-        self, student_logits: torch.Tensor, inputs: Any, labels: torch.Tensor | None = None
+        self,
+        student_logits: torch.Tensor,
+        inputs: Any,
+        labels: torch.Tensor | None = None,
+        teacher_logits: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        with torch.no_grad():
-            teacher_logits = self.teacher(inputs)
+        """``teacher_logits``: the teacher's outputs when the caller already has them (computed
+        once ahead of training, as LPOT 1.x's ``on_post_forward(inputs, teacher_output)`` allows);
+        the teacher then does not run, so intermediate ``layers`` cannot be compared."""
+        if teacher_logits is None:
+            with torch.no_grad():
+                teacher_logits = first_output(call(self.teacher, inputs))
+        elif self.config.layers:
+            raise ConfigError(
+                "distillation.layers compares intermediate outputs of a teacher forward pass: "
+                "do not pass precomputed teacher_logits"
+            )
+        teacher_logits = teacher_logits.detach()
         t = self.config.temperature
         total = student_logits.new_zeros(())
         for kind, weight in zip(self.config.loss_types, self.config.loss_weights, strict=True):

@@ -50,8 +50,9 @@ LPOT_APPROACHES = ("weight_compression", "weight_magnitude")
 
 @dataclass(frozen=True, kw_only=True)
 class PrunerSpec:
-    """One pruner: which layers (``names`` / ``exclude``: exact names or ``fnmatch`` globs; empty
-    names = every prunable layer), how (method, pattern) and when (schedule over epochs)."""
+    """One pruner: which layers (``names`` / ``exclude``: exact names or ``fnmatch`` globs of the
+    layer or, as LPOT 1.x wrote them, of its weight ``<layer>.weight``; empty names = every prunable
+    layer), how (method, pattern) and when (schedule over epochs)."""
 
     method: str = "magnitude"
     target_sparsity: float = 0.5
@@ -67,8 +68,11 @@ class PrunerSpec:
     def selects(self, layer: str) -> bool:
         from fnmatch import fnmatchcase
 
-        chosen = not self.names or any(fnmatchcase(layer, p) for p in self.names)
-        return chosen and not any(fnmatchcase(layer, p) for p in self.exclude)
+        def matches(pattern: str) -> bool:  # LPOT 1.x names the weight: "layer1.0.conv1.weight"
+            return fnmatchcase(layer, pattern) or fnmatchcase(f"{layer}.weight", pattern)
+
+        chosen = not self.names or any(matches(p) for p in self.names)
+        return chosen and not any(matches(p) for p in self.exclude)
 
     def target_at(self, epoch: int) -> float | None:
         """The sparsity to prune to at the start of ``epoch``, or None when this pruner does not

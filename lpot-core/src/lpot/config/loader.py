@@ -44,6 +44,14 @@ ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | Config | None
 log = logging.getLogger("lpot")
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads LPOT 1.x's ``!Pruner`` tag (its pruning ``pruners`` list
+    items) as the plain mapping it tags: data only, no object is ever constructed."""
+
+
+_Loader.add_constructor("!Pruner", lambda loader, node: loader.construct_mapping(node, deep=True))
+
+
 def load_config(source: ConfigSource = None) -> Config:
     """A validated :class:`Config` from a YAML path, a dict in the same layout, a Config, or None (defaults)."""
     if source is None:
@@ -72,8 +80,8 @@ def read_yaml(path: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
     try:
-        data = yaml.safe_load(text)
-        duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader), "", set())
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader: plain data only)
+        duplicate = _duplicate_key(yaml.compose(text, Loader=_Loader), "", set())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed YAML{_yaml_problem(exc)}") from None
     if duplicate:

@@ -17,7 +17,7 @@ from lpot.backend import Stats
 from lpot.errors import LpotError
 from lpot.report.data import describe_tensor
 from lpot.tuning.history import read_workspace
-from lpot.tuning.trial import Trial
+from lpot.trial import Trial
 
 
 class TrialNotFound(LpotError, LookupError):

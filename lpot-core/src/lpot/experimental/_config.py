@@ -1,0 +1,87 @@
+"""The config of an LPOT 1.x component: the YAML loaded by lpot's own loader, plus what only the
+components read (``model_conversion``), what lpot refuses with a reason (IPEX, ITEX), and the
+edits a component's attributes make (``.metric``, ``.objective``) on the frozen Config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lpot.config import AccuracyConfig, Config, MetricConfig
+from lpot.config.loader import parse_config, read_yaml
+from lpot.errors import ConfigError, FeatureNotAvailableError
+
+# LPOT 1.x frameworks that need an Intel extension lpot does not drive, and what to use instead.
+UNAVAILABLE_FRAMEWORKS = {
+    "pytorch_ipex": (
+        "Intel Extension for PyTorch (IPEX) is not supported by lpot; use framework: pytorch "
+        "(torch.fx INT8 on the x86 engine, run with plain PyTorch)"
+    ),
+    "tensorflow_itex": (
+        "Intel Extension for TensorFlow (ITEX) is not supported by lpot; use framework: tensorflow "
+        "(TFLite full-integer INT8 through lpot-tensorflow)"
+    ),
+}
+
+
+def load_component_config(source: Any, own_sections: tuple[str, ...] = ()) -> tuple[Config, dict[str, Any]]:
+    """``(Config, {section: raw value})`` from a YAML path, a dict in the same layout, a Config or
+    None; ``own_sections`` are taken out before lpot validates the rest (only the component reads them)."""
+    if source is None:
+        return Config(), {}
+    if isinstance(source, Config):
+        return source, {}
+    where = None
+    if isinstance(source, (str, os.PathLike)):
+        where = os.fspath(source)
+        data = read_yaml(where)
+    elif isinstance(source, Mapping):
+        data = dict(source)
+    else:
+        raise ConfigError(
+            f"a component takes the path of its YAML file (or a dict / lpot.Config), got {type(source).__name__}"
+        )
+    model = data.get("model")
+    framework = model.get("framework") if isinstance(model, Mapping) else None
+    if isinstance(framework, str) and framework.lower() in UNAVAILABLE_FRAMEWORKS:
+        head = f"{where}: " if where else ""
+        raise FeatureNotAvailableError(
+            f"{head}model.framework: {framework}: {UNAVAILABLE_FRAMEWORKS[framework.lower()]}"
+        )
+    own = {key: data.pop(key) for key in own_sections if key in data}
+    return parse_config(data, source=where), own
+
+
+def with_metric(cfg: Config, name: str) -> Config:
+    """``cfg`` evaluating with the metric registered as ``name``, which already holds any postprocess."""
+    accuracy = cfg.evaluation.accuracy or AccuracyConfig()
+    accuracy = replace(accuracy, metric=MetricConfig(name=name), postprocess=None)
+    return replace(cfg, evaluation=replace(cfg.evaluation, accuracy=accuracy))
+
+
+def with_objective(cfg: Config, name: str) -> Config:
+    return replace(cfg, tuning=replace(cfg.tuning, objective=name))
+
+
+def resume_target(cfg: Config) -> bool | str:
+    """``lpot.tune``'s ``resume`` for LPOT 1.x's ``tuning.workspace.resume``: the workspace folder to
+    continue (1.x named a pickled snapshot file, which lpot never reads)."""
+    resume = cfg.tuning.workspace.resume
+    if not resume:
+        return False
+    path = Path(resume).expanduser()
+    if path.is_dir():
+        return str(path)
+    if path.name == "history.sqlite" and path.is_file():
+        return str(path.parent)
+    if path.exists():
+        raise ConfigError(
+            f"tuning.workspace.resume: {resume!r} is a file (LPOT 1.x's pickled history snapshot?); "
+            "lpot never unpickles: name the workspace folder of the run to resume"
+        )
+    raise ConfigError(
+        f"tuning.workspace.resume: {resume!r} does not exist; name the workspace folder to resume"
+    )
