@@ -258,3 +258,13 @@ def test_distillation_needs_its_pieces(tmp_path, digits):
     distiller.teacher_model = common.Model(teacher)
     with pytest.raises(lpot.LpotError, match="no distiller.train_func set"):
         distiller()
+
+
+def test_pytorch_ipex_names_what_to_use_instead(tmp_path):
+    from lpot.errors import FeatureNotAvailableError
+    from lpot.experimental import Quantization
+
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("model: {name: m, framework: pytorch_ipex}\n")
+    with pytest.raises(FeatureNotAvailableError, match=r"conf\.yaml: model\.framework 'pytorch_ipex': .*use framework: pytorch"):
+        Quantization(str(conf))

@@ -45,7 +45,9 @@ def _run(workspace: Path, strategy: str, executor: str, resume: bool = False) ->
     return json.loads(out.read_text())
 
 
-def _kill_after(workspace: Path, strategy: str, executor: str, commits: int, delay: float, resume: bool) -> bool:
+def _kill_after(
+    workspace: Path, strategy: str, executor: str, commits: int, delay: float, resume: bool
+) -> bool:
     """Start the job and SIGKILL it ``delay`` s after ``commits`` trials are committed; False when it
     finished first."""
     out = workspace.parent / "killed-result.json"

@@ -18,8 +18,10 @@ def config(workspace: str, strategy: str, executor: str) -> dict:
         "model": {"name": "known_answer"},
         "quantization": {
             "calibration": {"sampling_size": 100},
-            "model_wise": {"activation": {"dtype": ["uint8"], "scheme": ["asym"], "algorithm": ["minmax"]},
-                           "weight": {"granularity": ["per_channel"]}},
+            "model_wise": {
+                "activation": {"dtype": ["uint8"], "scheme": ["asym"], "algorithm": ["minmax"]},
+                "weight": {"granularity": ["per_channel"]},
+            },
         },
         "tuning": {
             "strategy": {"name": strategy},

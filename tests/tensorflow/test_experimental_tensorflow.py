@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import lpot_tensorflow
-from lpot.errors import ConfigError, FeatureNotAvailableError, ModelError, QuantizationError
+from lpot.errors import ConfigError, FeatureNotAvailableError, QuantizationError
 from lpot.experimental import Benchmark, ModelConversion, Pruning, common
 from lpot_tensorflow.runtime import TFLiteModel
 from models import accuracy, train
@@ -50,12 +50,6 @@ def test_model_conversion_of_a_keras_qat_model(tmp_path, digits, converted, caps
     assert "Throughput:" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ModelError,
-    reason="TensorFlowBackend.load_model refuses an in-memory TFLiteModel (accepts() takes it), so "
-    "lpot.benchmark cannot time the q_model object itself; its saved .tflite works (test above)",
-)
 def test_benchmark_of_the_converted_model_object(digits, converted):
     _, (_, _, xv, yv) = digits
     evaluator = Benchmark()
@@ -91,3 +85,13 @@ def test_model_conversion_refuses_what_it_cannot_convert(tmp_path, digits):
     prune.model = common.Model(keras_model)
     with pytest.raises(FeatureNotAvailableError, match="PruningCallback"):
         prune()
+
+
+def test_tensorflow_itex_names_what_to_use_instead(tmp_path):
+    from lpot.errors import FeatureNotAvailableError
+    from lpot.experimental import Quantization
+
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("model: {name: m, framework: tensorflow_itex}\n")
+    with pytest.raises(FeatureNotAvailableError, match=r"conf\.yaml: model\.framework 'tensorflow_itex': .*use framework: tensorflow"):
+        Quantization(str(conf))

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from lpot.errors import BackendNotFoundError, PluginError
+from lpot.errors import BackendNotFoundError, FeatureNotAvailableError, PluginError
+
+# An alias whose settings hold this key names what the backend cannot do, and what to use instead.
+UNAVAILABLE = "unavailable"
 
 GROUPS = (
     "lpot.backends",
@@ -199,7 +202,10 @@ def backend_for_framework(framework: str) -> tuple[Any, dict[str, Any]]:
             f"the lpot.frameworks entry point {framework!r} points at backend {backend.registered!r}, "
             f"whose engine does not declare it in its aliases ({', '.join(declared) or 'none'})"
         )
-    return backend, dict(declared.get(framework, {}))
+    settings = dict(declared.get(framework, {}))
+    if UNAVAILABLE in settings:  # a name LPOT users bring that this backend answers with a reason
+        raise FeatureNotAvailableError(f"model.framework {framework!r}: {settings[UNAVAILABLE]}")
+    return backend, settings
 
 
 def _not_installed(framework: str, names: dict[str, str]) -> str:

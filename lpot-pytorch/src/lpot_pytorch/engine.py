@@ -25,7 +25,13 @@ class PyTorchEngine:
     """
 
     name = "pytorch"
-    aliases = {"pytorch_fx": {}}
+    aliases = {
+        "pytorch_fx": {},
+        "pytorch_ipex": {
+            "unavailable": "Intel Extension for PyTorch (IPEX) is not supported by lpot; use framework: "
+            "pytorch (torch.fx INT8 on the x86 engine, run with plain PyTorch)"
+        },
+    }
     features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.QAT, Feature.BF16})
 
     def __init__(self, leaf_modules: Sequence[str] = ()) -> None:

@@ -30,7 +30,13 @@ class TensorFlowEngine:
     """
 
     name = "tensorflow"
-    aliases = {"keras": {}}
+    aliases = {
+        "keras": {},
+        "tensorflow_itex": {
+            "unavailable": "Intel Extension for TensorFlow (ITEX) is not supported by lpot; use framework: "
+            "tensorflow (TFLite full-integer INT8 through lpot-tensorflow)"
+        },
+    }
     features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.QAT, Feature.BF16})
 
     def __init__(self, formats: Sequence[str] | None = None, signature: str | None = None) -> None:

@@ -14,18 +14,6 @@ from lpot.config import AccuracyConfig, Config, MetricConfig
 from lpot.config.loader import parse_config, read_yaml
 from lpot.errors import ConfigError, FeatureNotAvailableError
 
-# LPOT 1.x frameworks that need an Intel extension lpot does not drive, and what to use instead.
-UNAVAILABLE_FRAMEWORKS = {
-    "pytorch_ipex": (
-        "Intel Extension for PyTorch (IPEX) is not supported by lpot; use framework: pytorch "
-        "(torch.fx INT8 on the x86 engine, run with plain PyTorch)"
-    ),
-    "tensorflow_itex": (
-        "Intel Extension for TensorFlow (ITEX) is not supported by lpot; use framework: tensorflow "
-        "(TFLite full-integer INT8 through lpot-tensorflow)"
-    ),
-}
-
 
 def load_component_config(source: Any, own_sections: tuple[str, ...] = ()) -> tuple[Config, dict[str, Any]]:
     """``(Config, {section: raw value})`` from a YAML path, a dict in the same layout, a Config or
@@ -46,13 +34,23 @@ def load_component_config(source: Any, own_sections: tuple[str, ...] = ()) -> tu
         )
     model = data.get("model")
     framework = model.get("framework") if isinstance(model, Mapping) else None
-    if isinstance(framework, str) and framework.lower() in UNAVAILABLE_FRAMEWORKS:
-        head = f"{where}: " if where else ""
-        raise FeatureNotAvailableError(
-            f"{head}model.framework: {framework}: {UNAVAILABLE_FRAMEWORKS[framework.lower()]}"
-        )
+    if isinstance(framework, str):
+        _refuse_unavailable(framework, where)
     own = {key: data.pop(key) for key in own_sections if key in data}
     return parse_config(data, source=where), own
+
+
+def _refuse_unavailable(framework: str, where: str | None) -> None:
+    """A framework name an installed backend answers with a reason (an Intel extension lpot does not
+    drive): said when the component is made, not when it runs."""
+    from lpot import plugins
+
+    if framework not in plugins.available("lpot.frameworks"):
+        return
+    try:
+        plugins.backend_for_framework(framework)
+    except FeatureNotAvailableError as exc:
+        raise FeatureNotAvailableError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 def with_metric(cfg: Config, name: str) -> Config:

@@ -142,14 +142,17 @@ class Component:
     # for the components ---------------------------------------------------------------------------
     def _as_model(self, user_model: Any, role: str) -> Model:
         model = user_model if isinstance(user_model, Model) else Model(user_model)
-        wanted = self.cfg.model.backend_name
-        if wanted is None:
+        framework = self.cfg.model.framework
+        if framework is None:
             _ = model.backend  # detect now: a model no backend takes fails where it is set
             return model
+        from lpot import plugins
+
+        wanted = plugins.framework_names().get(framework, framework)
         try:
             detected = model.framework
-        except BackendNotFoundError:  # e.g. a .tflite path: the backend the config names loads it
-            model.bind(wanted)
+        except BackendNotFoundError:  # a model only the named backend reads: it loads it
+            model.bind(framework)
             detected = wanted
         if detected != wanted:
             where = f"{self.cfg.source}: " if self.cfg.source else ""

@@ -16,8 +16,8 @@ from typing import Any
 from lpot.backend import Stats
 from lpot.errors import LpotError
 from lpot.report.data import describe_tensor
-from lpot.tuning.history import read_workspace
 from lpot.trial import Trial
+from lpot.tuning.history import read_workspace
 
 
 class TrialNotFound(LpotError, LookupError):

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from lpot.errors import LpotError
+from lpot.events import FILENAME as RUNLOG
 from lpot.report.data import ReportData, load_report
 from lpot.tuning.history import FILENAME as HISTORY
-from lpot.events import FILENAME as RUNLOG
 from lpot.ui.paths import Roots
 from lpot.ui.process import (
     BENCHMARKS,

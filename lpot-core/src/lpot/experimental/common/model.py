@@ -52,12 +52,12 @@ class Model:
             self._backend = plugins.backend_for(self.root)
         return self._backend
 
-    def bind(self, backend_name: str) -> None:
-        """Serve the model with the backend a config's ``model.framework`` names, as ``lpot.tune``
-        does, when no installed backend's ``accepts`` recognizes it."""
+    def bind(self, framework: str) -> None:
+        """Serve the model with the backend a config's ``model.framework`` names (a backend or one of
+        the LPOT names it answers to), as ``lpot.tune`` does, when no backend's ``accepts`` takes it."""
         from lpot import plugins
 
-        self._backend = plugins.backend_by_name(backend_name)
+        self._backend = plugins.backend_for_framework(framework)[0]
 
     @property
     def framework(self) -> str:
@@ -70,7 +70,7 @@ class Model:
         if not isinstance(self.root, (str, os.PathLike)):
             return self.root
         if self._loaded is None:
-            self._loaded = self.backend.load_model(self.root)
+            self._loaded = self.backend.load(self.root)
         return self._loaded
 
     @model.setter

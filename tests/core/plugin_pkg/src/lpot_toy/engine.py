@@ -28,7 +28,10 @@ class ToyEngine:
     """The worked example of a fifth backend (docs/architecture.md): the whole engine contract."""
 
     name = "toy"
-    aliases = {"numpy_mlp": {}}  # the LPOT-style framework name it also answers to
+    aliases = {  # the LPOT-style framework names it also answers to
+        "numpy_mlp": {},
+        "numpy_gpu": {"unavailable": "the toy backend runs on the CPU only; use framework: numpy_mlp"},
+    }
     features = frozenset({Feature.INSPECT})
     calibrate_calls = 0  # class-wide, so tests can count calibration passes
 
