@@ -189,7 +189,7 @@ def test_framework_typo_is_answered_when_tuning_starts_with_what_is_installed():
         plugins.backend_for_framework("numpy_mpl")
     message = str(info.value)
     assert "no installed backend answers to model.framework 'numpy_mpl'" in message
-    assert "toy (numpy_mlp, toy)" in message and "Did you mean 'numpy_mlp'?" in message
+    assert "toy (numpy_gpu, numpy_mlp, toy)" in message and "Did you mean 'numpy_mlp'?" in message
     assert "packages named lpot-<framework>" in message
 
 

@@ -37,7 +37,7 @@ def test_no_backend_accepts_names_type_installed_and_install_hint():
 def test_broken_plugin_is_listed_as_unavailable_and_raises_when_asked():
     status = plugins.describe("lpot.backends")
     assert status["toy"] == "ok"
-    assert status["broken"].startswith("unavailable:") and "lpot-toy" in status["broken"]
+    assert status["broken"].startswith("unusable:") and "lpot-toy" in status["broken"]
     with pytest.raises(PluginError, match="failed to import"):
         plugins.backend_by_name("broken")
 
@@ -63,3 +63,15 @@ def test_a_backend_missing_protocol_methods_is_refused_by_name():
         match=r"backend 'half' from lpot-toy .* Engine contract: missing name, aliases, features, accepts",
     ):
         plugins.backend_by_name("half")
+
+
+def test_a_plugin_whose_optional_package_is_missing_is_listed_as_unusable(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a)
+    )
+    status = plugins.describe("lpot.strategies")
+    assert status["tpe"] == "unusable: needs pip install 'lpot-core[tpe]'"
+    assert status["basic"] == "ok"

@@ -266,5 +266,8 @@ def test_pytorch_ipex_names_what_to_use_instead(tmp_path):
 
     conf = tmp_path / "conf.yaml"
     conf.write_text("model: {name: m, framework: pytorch_ipex}\n")
-    with pytest.raises(FeatureNotAvailableError, match=r"conf\.yaml: model\.framework 'pytorch_ipex': .*use framework: pytorch"):
+    with pytest.raises(
+        FeatureNotAvailableError,
+        match=r"conf\.yaml: model\.framework 'pytorch_ipex': .*use framework: pytorch",
+    ):
         Quantization(str(conf))

@@ -93,5 +93,8 @@ def test_tensorflow_itex_names_what_to_use_instead(tmp_path):
 
     conf = tmp_path / "conf.yaml"
     conf.write_text("model: {name: m, framework: tensorflow_itex}\n")
-    with pytest.raises(FeatureNotAvailableError, match=r"conf\.yaml: model\.framework 'tensorflow_itex': .*use framework: tensorflow"):
+    with pytest.raises(
+        FeatureNotAvailableError,
+        match=r"conf\.yaml: model\.framework 'tensorflow_itex': .*use framework: tensorflow",
+    ):
         Quantization(str(conf))

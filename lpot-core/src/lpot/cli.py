@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,16 +28,25 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lpot", description="Accuracy-driven low-precision tuning.", parents=[common]
     )
+    p.add_argument("--version", action=_Version, nargs=0, help="lpot-core's and each backend's version")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("tune", parents=[common], help="tune a model to meet the accuracy goal of a config")
-    t.add_argument("config", help="YAML config (LPOT 1.x layout)")
+    t = sub.add_parser("tune", parents=[common], help="tune a model until it meets the accuracy goal")
+    t.add_argument(
+        "config", nargs="?", help="YAML config (LPOT 1.x layout); optional: the flags cover the common knobs"
+    )
     t.add_argument("--model", required=True, help="model file, e.g. model.onnx")
-    t.add_argument("--data", help=".npz with arrays 'x' and 'y' (default: the config's dataloaders)")
+    t.add_argument(
+        "--data",
+        help=".npz with inputs 'x' (or one array per model input, by name) and labels 'y' "
+        "(default: the config's dataloaders)",
+    )
     t.add_argument("--calib-data", help=".npz used for calibration only (overrides --data)")
     t.add_argument("--eval-data", help=".npz used for evaluation only (overrides --data)")
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--workspace", help="workspace folder (overrides tuning.workspace.path)")
+    t.add_argument(
+        "--workspace", help="workspace folder (overrides tuning.workspace.path; default ./lpot_workspace)"
+    )
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in the workspace")
     t.add_argument("--output", help="also save the tuned model and its recipe here")
     t.add_argument(
@@ -49,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="trials at once on a local or ray executor (overrides tuning.executor.workers)",
     )
+    from lpot.cli_options import add_tune_flags
+
+    add_tune_flags(t)
 
     b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
     b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
@@ -120,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"lpot: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # `lpot plugins | head`: the reader left, nothing is wrong
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+        return 0
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         name = signal.Signals(signum).name
@@ -140,36 +156,82 @@ def _npz(path: str | None, batch_size: int) -> Any:
         raise DataError(f"data file {path!r} does not exist")
     try:
         with np.load(file, allow_pickle=False) as data:  # never unpickle a user's file
-            if "x" not in data:
-                raise DataError(
-                    f"{path}: expected an array named 'x' (and optionally 'y'), found {list(data)}"
-                )
-            x, y = data["x"], (data["y"] if "y" in data else None)
+            arrays = {name: data[name] for name in data.files}
     except (ValueError, OSError) as exc:
         raise DataError(f"{path}: not a readable .npz of plain arrays ({exc})") from exc
+    y = arrays.pop("y", None)
+    if "x" in arrays:
+        x: Any = arrays["x"]
+    elif arrays:  # a multi-input model: one array per input, named as the model names them
+        x = arrays
+    else:
+        raise DataError(f"{path}: expected inputs 'x' (or one array per model input) and labels 'y'")
     return ArrayLoader(x, y, batch_size=batch_size)
+
+
+class _Version(argparse.Action):
+    """``--version`` printed as written (argparse's own action rewraps the lines)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(_versions())
+        parser.exit()
+
+
+def _versions() -> str:
+    """``lpot --version``: lpot-core's version, then every installed backend's package and version."""
+    from importlib import metadata
+
+    from lpot import __version__, plugins
+
+    lines = [f"lpot-core {__version__}"]
+    for name, info in sorted(plugins.available("lpot.backends").items()):
+        try:
+            version = metadata.version(info.distribution) if info.distribution else "?"
+        except metadata.PackageNotFoundError:
+            version = "?"
+        lines.append(f"  backend {name}: {info.distribution or '?'} {version}")
+    return "\n".join(lines)
+
+
+def _tune_config(args: argparse.Namespace) -> Any:
+    """The config file (or the defaults) with the command's flags written in, checked as one."""
+    from lpot.cli_options import apply_flags, flag_of
+    from lpot.config import load_config
+    from lpot.config.loader import parse_config
+
+    base = load_config(args.config)
+    try:
+        cfg = parse_config(apply_flags(base.to_dict(), args), source=base.source)
+    except ConfigError as exc:
+        raise ConfigError(flag_of(str(exc))) from None
+    return with_executor(cfg, args.executor, args.workers)
 
 
 def _tune(args: argparse.Namespace) -> int:
     from lpot.api import tune
-    from lpot.config import load_config
 
-    cfg = load_config(args.config)
-    if args.workspace:
-        workspace = replace(cfg.tuning.workspace, path=args.workspace)
-        cfg = replace(cfg, tuning=replace(cfg.tuning, workspace=workspace))
-    cfg = with_executor(cfg, args.executor, args.workers)
+    cfg = _tune_config(args)
     calib = _npz(args.calib_data or args.data, args.batch_size)
     evals = _npz(args.eval_data or args.data, args.batch_size)
-    result = tune(
-        args.model,
-        q_dataloader=calib,
-        eval_dataloader=evals,
-        config=cfg,
-        resume=args.resume,
-        progress=not args.quiet,
-    )
-    print(result)
+    try:
+        result = tune(
+            args.model,
+            q_dataloader=calib,
+            eval_dataloader=evals,
+            config=cfg,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    except ConfigError as exc:
+        if str(exc).startswith("nothing to evaluate with"):  # said in the command's own terms
+            raise ConfigError(
+                "nothing to evaluate the tuned model with: give --data (or --eval-data), or declare "
+                "evaluation.accuracy.dataloader in the config"
+            ) from None
+        raise
+    from lpot.report.text import result_summary
+
+    print(result_summary(result, traceback=args.debug))
     if args.output:
         output = _output_folder(args.output, args.model)
         print(f"saved: {result.save(output)}")
@@ -252,14 +314,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _plugins(args: argparse.Namespace) -> int:
     from lpot import plugins
+    from lpot.report.text import table
 
     for group in plugins.GROUPS:
-        print(f"{group}:")
-        for name, status in plugins.describe(group).items():
-            info = plugins.available(group)[name]
-            print(f"  {name:<14} {info.distribution or '?':<16} {status}")
+        found = plugins.describe(group)
+        rows = [
+            [name, plugins.available(group)[name].distribution or "?", _short(status, 70)]
+            for name, status in found.items()
+        ]
+        print(f"{group} ({len(rows)}):")
+        print(
+            table(["  name", "package", "status"], [["  " + r[0], *r[1:]] for r in rows])
+            if rows
+            else "  none"
+        )
+        print()
     return 0
 
 

@@ -61,11 +61,13 @@ class Performance:
         self.mode = mode
         self.higher_is_better = mode == "throughput"
         self.unit = "samples/s" if mode == "throughput" else "ms"
+        self.batch_size: int | None = None  # of the last measurement: latency means "per batch of N"
 
     def measure(self, backend: Backend, model: object, dataloader: DataLoader) -> float:
         # the first repeat, after the warm-up, is also the probe that sizes the others
         first = backend.benchmark(model, dataloader, warmup=self.warmup, iterations=self.min_iterations)
         latencies, batch = [float(first.latency_ms)], first.batch_size
+        self.batch_size = batch
         if self.repeats > 1:
             affordable = int(self.budget_s * 1000.0 / max(first.latency_ms, 1e-6))
             total = max(self.min_iterations, min(self.iterations, affordable))
@@ -210,6 +212,15 @@ def objective_parts(objective: Objective, value: float) -> dict[str, float]:
     if isinstance(objective, Weighted):
         return {**objective.last, "score": value}
     return {}
+
+
+def measured_batch(objective: Objective) -> int | None:
+    """The batch size a latency or throughput objective was measured at (None for other kinds)."""
+    if isinstance(objective, Performance):
+        return objective.batch_size
+    if isinstance(objective, Weighted):
+        return next((measured_batch(p) for p in objective.parts.values() if measured_batch(p)), None)
+    return None
 
 
 def bind_reference(objective: Objective, model: object) -> Objective:

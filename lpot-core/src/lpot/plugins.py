@@ -113,14 +113,29 @@ def create(group: str, name: str, **kwargs: Any) -> Any:
 
 
 def describe(group: str) -> dict[str, str]:
-    """``{name: "ok" | "unavailable: <reason>"}`` for listings (``lpot plugins``); never raises."""
+    """``{name: "ok" | "unusable: <reason>"}`` for listings (``lpot plugins``); never raises.
+
+    A plugin that needs optional packages declares them as ``requires = {module: "pip install
+    target"}``: loading it succeeds without them (they are imported when it runs), so the listing
+    checks them without importing them.
+    """
+    import importlib.util
+
     status = {}
     for name in sorted(available(group)):
         try:
-            load(group, name)
-            status[name] = "ok"
+            obj = load(group, name)
+            if group == "lpot.backends":
+                check_engine(create(group, name), where=f"backend {name!r}")
         except PluginError as exc:
-            status[name] = f"unavailable: {exc}"
+            status[name] = f"unusable: {exc}"
+            continue
+        missing = [
+            target
+            for module, target in dict(getattr(obj, "requires", {})).items()
+            if importlib.util.find_spec(module) is None
+        ]
+        status[name] = f"unusable: needs pip install '{missing[0]}'" if missing else "ok"
     return status
 
 

@@ -202,6 +202,7 @@ def _sklearn(name: str):
 
     factory.__name__ = name
     factory.__doc__ = f"scikit-learn's {name} set (see SklearnSet)."
+    factory.requires = {"sklearn": "scikit-learn"}  # type: ignore[attr-defined]  # see plugins.describe
     return factory
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from lpot.config import AccuracyConfig, Config, MetricConfig
@@ -62,24 +61,3 @@ def with_metric(cfg: Config, name: str) -> Config:
 
 def with_objective(cfg: Config, name: str) -> Config:
     return replace(cfg, tuning=replace(cfg.tuning, objective=name))
-
-
-def resume_target(cfg: Config) -> bool | str:
-    """``lpot.tune``'s ``resume`` for LPOT 1.x's ``tuning.workspace.resume``: the workspace folder to
-    continue (1.x named a pickled snapshot file, which lpot never reads)."""
-    resume = cfg.tuning.workspace.resume
-    if not resume:
-        return False
-    path = Path(resume).expanduser()
-    if path.is_dir():
-        return str(path)
-    if path.name == "history.sqlite" and path.is_file():
-        return str(path.parent)
-    if path.exists():
-        raise ConfigError(
-            f"tuning.workspace.resume: {resume!r} is a file (LPOT 1.x's pickled history snapshot?); "
-            "lpot never unpickles: name the workspace folder of the run to resume"
-        )
-    raise ConfigError(
-        f"tuning.workspace.resume: {resume!r} does not exist; name the workspace folder to resume"
-    )

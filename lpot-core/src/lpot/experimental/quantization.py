@@ -99,7 +99,6 @@ class Quantization(Component):
                 eval_dataloader=self._eval_dataloader,
                 eval_func=self._tuning_eval_func(cfg),
                 config=cfg,
-                resume=_config.resume_target(cfg),
                 objective=None if isinstance(self._objective, str) else self._objective,
             )
         if result.met:

@@ -31,6 +31,7 @@ from lpot.strategies.base import Batch, Search, SearchStrategy
 
 class BayesianStrategy(SearchStrategy):
     name = "bayesian"
+    requires = {"bayes_opt": "lpot-core[bayesian]"}
 
     def __init__(self, init_points: int = 3, max_repeats: int = 5, kappa: float = 2.576) -> None:
         self._bayes_opt = require("bayes_opt", "bayesian", self.name)

@@ -22,6 +22,7 @@ from lpot.strategies.base import Batch, Search, SearchStrategy
 
 class TpeStrategy(SearchStrategy):
     name = "tpe"
+    requires = {"optuna": "lpot-core[tpe]"}
 
     def __init__(self, n_startup_trials: int = 5, max_repeats: int = 50, multivariate: bool = False) -> None:
         self._optuna = require("optuna", "tpe", self.name)

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from lpot.goal import Goal
-from lpot.objectives import Objective
+from lpot.objectives import Objective, measured_batch
 from lpot.tensorboard import write_tensorboard
 from lpot.trial import Trial
 from lpot.tuning.context import RunContext
@@ -63,6 +63,10 @@ def finish(
         stop_reason=reason,
         warnings=warnings,
         uncounted_trials=sorted(monitor.surplus.values(), key=lambda t: t.index),
+        objective_unit=job.objective.unit,
+        objective_batch_size=measured_batch(job.objective),
+        criterion=f"{job.criterion.kind} {job.criterion.value:g}",
+        _objective_higher_is_better=job.objective.higher_is_better,
         _backend=job.backend,
     )
     _save(ctx, result)  # the artifacts first: the history says "finished" only once they are in place

@@ -273,8 +273,8 @@ class _Run:
 
     def _record(self, trial: Trial) -> None:
         """Commit a finished trial to the history now, so a crash right after loses nothing."""
-        if trial.status == FAILED:
-            log.warning("trial %d (%s) failed: %s", trial.index, trial.label, trial.error)
+        if trial.status == FAILED:  # said once, in full, in the summary's "failed trials"
+            log.info("trial %d (%s) failed: %s", trial.index, trial.label, trial.error)
         self.ctx.history.append(trial)
         self.ctx.events.emit(
             "trial", **{k: v for k, v in trial.to_row().items() if k not in ("recipe", "details")}

@@ -24,10 +24,16 @@ class Progress:
             from tqdm import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
 
-            self._redirect = logging_redirect_tqdm(loggers=[logging.getLogger("lpot")])
-            self._redirect.__enter__()  # log lines print above the bar instead of through it
+            # log lines print above the bar instead of through it (the CLI's handler sits on the root)
+            self._redirect = logging_redirect_tqdm(loggers=[logging.root, logging.getLogger("lpot")])
+            self._redirect.__enter__()
             self._bar = tqdm(
-                total=self.total, desc="tuning", unit="trial", file=sys.stderr, dynamic_ncols=True
+                total=self.total,
+                desc="tuning",
+                unit="trial",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                disable=None,  # no bar fragments in a log file or a CI console (not a terminal)
             )
             self._bar.set_postfix_str(f"fp32 {self.baseline:.4f}, goal {self.goal:.4f}")
         return self
@@ -66,6 +72,7 @@ class ProgressLoader:
             unit="batch",
             file=sys.stderr,
             dynamic_ncols=True,
+            disable=None,
         )
 
     def __len__(self) -> int:

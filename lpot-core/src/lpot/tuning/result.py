@@ -54,14 +54,26 @@ class TuningResult:
     stop_reason: str
     warnings: list[str] = field(default_factory=list)
     new_calibration_passes: int = 0  # done by this call: 0 when a resume found every statistic stored
+    objective_unit: str = ""
+    objective_batch_size: int | None = None  # the batch a latency / throughput was measured at
+    criterion: str = ""  # the accuracy criterion, as the config says it ("relative 0.01")
     # Trials a parallel executor ran past the decisive one (in the history, not in the search):
     # which ones depends on timing, so they are kept apart from ``trials``.
     uncounted_trials: list[Trial] = field(default_factory=list)
+    _objective_higher_is_better: bool = field(default=False, repr=False)
     _backend: Any = field(default=None, repr=False)
 
     @property
     def met(self) -> bool:
         return self.status == MET
+
+    @property
+    def objective_change(self) -> str:
+        """The tuned objective against FP32 in words: "2.01x faster", "1.40x slower", "3.9x smaller"."""
+        from lpot.report.figures import ratio_phrase
+
+        higher = bool(self._objective_higher_is_better)
+        return ratio_phrase(self.baseline_objective, self.objective, self.objective_unit, higher)
 
     @property
     def objective_ratio(self) -> float | None:
@@ -94,10 +106,14 @@ class TuningResult:
             "baseline_accuracy": self.baseline_accuracy,
             "accuracy": self.accuracy,
             "goal": self.goal,
+            "criterion": self.criterion,
             "objective": self.objective_name,
+            "objective_unit": self.objective_unit,
+            "objective_batch_size": self.objective_batch_size,
             "baseline_objective": self.baseline_objective,
             "tuned_objective": self.objective,
             "objective_ratio": self.objective_ratio,
+            "objective_change": self.objective_change,
             "trials": len(self.trials),
             "best_trial": self.best_trial.index if self.best_trial else None,
             "calibration_passes": self.calibration_passes,

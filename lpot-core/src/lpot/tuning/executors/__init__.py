@@ -117,6 +117,12 @@ def execute_trial(
 
 
 def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
+    """The trial of a recipe that could not be built or run; the traceback of the exception being
+    handled, if any, goes in its details (``lpot tune --debug`` prints it)."""
+    import sys
+    import traceback
+
+    details = {"traceback": traceback.format_exc()} if sys.exc_info()[0] is not None else {}
     return Trial(
         index=task.index,
         recipe=task.recipe,
@@ -126,6 +132,7 @@ def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
         status=FAILED,
         error=error,
         quantize_s=seconds,
+        details=details,
     )
 
 

@@ -1,0 +1,133 @@
+"""What a newcomer sees: tuning without a YAML, flags for the common knobs, ``--version``, and a
+summary a person can read in a 100-column terminal (units, ratios said the way they go)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import toy_job
+from lpot.recipe import FP32_OP, OpKey, Recipe
+from lpot.report.figures import accuracy_digits, quantity, ratio_phrase
+from lpot.report.text import failures, precision_table
+from lpot.trial import Trial
+from lpot_toy.engine import save_file
+
+
+def _lpot(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run(
+        [sys.executable, "-m", "lpot", *args], capture_output=True, text=True, cwd=cwd, timeout=180, env=env
+    )
+
+
+@pytest.fixture
+def files(tmp_path):
+    model = save_file(toy_job.make_model(), tmp_path / "toy.mlp.npz")
+    x, y = toy_job.make_data(1)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    return model, tmp_path / "data.npz"
+
+
+def test_tuning_without_a_yaml_uses_the_defaults_and_prints_a_readable_summary(tmp_path, files):
+    model, data = files
+    out = _lpot("tune", "--model", str(model), "--data", str(data), "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert (tmp_path / "lpot_workspace" / "history.sqlite").exists()  # the default workspace
+    assert "status: met" in text and "relative 0.01" in text
+    latency = next(line for line in text.splitlines() if line.startswith("performance at batch 32"))
+    assert re.search(r"FP32 [\d.]+ ms -> tuned [\d.]+ ms \([\d.]+x (faster|slower)\)", latency), latency
+    assert "better" not in latency
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "op type  INT8  BF16  FP32" in text and "Dense" in text  # the per-op-type precision table
+
+
+def test_flags_override_the_common_knobs(tmp_path, files):
+    model, data = files
+    out = _lpot(
+        "tune",
+        "--model", str(model),
+        "--data", str(data),
+        "--accuracy-loss", "2%",
+        "--strategy", "sensitivity",
+        "--max-trials", "3",
+        "--objective", "model_size",
+        "--workspace", str(tmp_path / "ws"),
+        "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "relative 0.02" in out.stdout and "model_size:" in out.stdout
+    assert re.search(r"model_size: FP32 [\d.]+ KB -> tuned [\d.]+ KB \([\d.]+x smaller\)", out.stdout), (
+        out.stdout
+    )
+    report = _lpot("report", str(tmp_path / "ws"), "--format", "text")
+    assert "strategy: sensitivity" in report.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--accuracy-loss", "150%"], "lpot: error: --accuracy-loss: expected a fraction"),
+        (
+            ["--accuracy-loss", "1%", "--absolute-loss", "0.1"],
+            "give --accuracy-loss or --absolute-loss, not both",
+        ),
+        (["--strategy", "basik"], "did you mean 'basic'"),
+    ],
+    ids=["loss", "both", "strategy"],
+)
+def test_bad_flags_are_answered_in_flag_names(tmp_path, files, args, message):
+    model, data = files
+    out = _lpot("tune", "--model", str(model), "--data", str(data), *args, cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_no_evaluation_data_says_which_flag_gives_it(tmp_path, files):
+    model, _ = files
+    out = _lpot("tune", "--model", str(model), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "give --data (or --eval-data), or declare evaluation.accuracy.dataloader" in out.stderr
+
+
+def test_version_lists_core_and_backends():
+    out = _lpot("--version")
+    assert out.returncode == 0
+    assert re.match(r"lpot-core \d+\.\d+", out.stdout) and "backend toy: lpot-toy 0.1.0" in out.stdout
+
+
+def test_figures_have_units_and_ratios_read_the_way_they_go():
+    assert quantity(1.234, "ms") == "1.23 ms" and quantity(3_500_000, "bytes") == "3.34 MB"
+    assert quantity(1234.0, "samples/s") == "1,234 samples/s"
+    assert ratio_phrase(10.0, 5.0, "ms", False) == "2.00x faster"
+    assert ratio_phrase(5.0, 7.0, "ms", False) == "1.40x slower"  # never "0.71x faster"
+    assert ratio_phrase(100.0, 25.0, "bytes", False) == "4.00x smaller"
+    assert ratio_phrase(100.0, 150.0, "samples/s", True) == "1.50x faster"
+    # 0.97349 misses a goal of 0.9735: four digits would print both as 0.9735
+    assert accuracy_digits([0.97349, 0.99], 0.9735) == 5
+
+
+def test_a_failed_trial_is_said_once_in_full_below_the_table():
+    long = "QuantizationError: " + "x" * 300
+    trials = [
+        Trial(index=1, recipe=Recipe(), label="default", accuracy=0.9, met=True),
+        Trial(index=2, recipe=Recipe(), label="fallback conv1", accuracy=float("nan"), met=False,
+              status="failed", error=long, details={"traceback": "Traceback (most recent call last):\n  boom"}),
+    ]  # fmt: skip
+    text = failures(trials)
+    assert text.startswith("trial 2 (fallback conv1): QuantizationError:") and "x" * 50 in text
+    assert text.count("trial 2") == 1 and "Traceback" not in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert "Traceback (most recent call last)" in failures(trials, traceback=True)
+
+
+def test_precision_table_counts_ops_per_type():
+    int8 = Recipe(ops={OpKey("a", "Conv"): FP32_OP})
+    table = precision_table(int8)
+    assert "Conv" in table and "total" in table
