@@ -31,8 +31,14 @@ TENSORFLOW_STACK = [
 ]
 
 
+ZOO = "./tests/zoo"  # lpot-zoo: real models and data from PyPI wheels (extras per framework)
+ZOO_TESTS = "tests/zoo_tests"
+
+
 def _pytest(session: nox.Session, *paths: str) -> None:
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+    # the zoo never asks a model hub, and builds its exports once per worktree (keyed by versions)
+    env = {"HF_HUB_OFFLINE": "1", "LPOT_ZOO_CACHE": str(ROOT / ".nox" / "zoo-cache")}
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs, env=env)
 
 
 @nox.session
@@ -48,23 +54,25 @@ def core(session: nox.Session) -> None:
 @nox.session
 def onnxrt(session: nox.Session) -> None:
     """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
-    session.install("pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
-    _pytest(session, "tests/onnxrt")
+    session.install(TORCH)  # first and exact: the zoo exports its ONNX models with torch
+    session.install("pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK, f"{ZOO}[onnx]")
+    _pytest(session, "tests/onnxrt", f"{ZOO_TESTS}/test_zoo_onnx.py")
 
 
 @nox.session
 def mxnet(session: nox.Session) -> None:
     """lpot-mxnet over MXNet 1.9.1 (own venv: numpy < 1.24): conformance suite, tuning, resume."""
-    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK)
-    _pytest(session, "tests/mxnet")
+    session.install(TORCH)  # first and exact: the zoo's Gluon rebuild copies the torch model's weights
+    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK, f"{ZOO}[mxnet]")
+    _pytest(session, "tests/mxnet", f"{ZOO_TESTS}/test_zoo_gluon.py")
 
 
 @nox.session
 def pytorch(session: nox.Session) -> None:
     """lpot-pytorch over torch 2.13 (the CPU wheel): conformance suite, PTQ/dynamic/QAT/BF16, resume."""
     session.install(TORCH)  # first and exact: any other torch release drags in GBs of CUDA
-    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch")
-    _pytest(session, "tests/pytorch")
+    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch", f"{ZOO}[torch]")
+    _pytest(session, "tests/pytorch", f"{ZOO_TESTS}/test_zoo_data.py", f"{ZOO_TESTS}/test_zoo_torch.py")
 
 
 @nox.session
@@ -113,8 +121,9 @@ def bench_pytorch(session: nox.Session) -> None:
 @nox.session
 def tensorflow(session: nox.Session) -> None:
     """lpot-tensorflow over TensorFlow/Keras 3 + LiteRT (own venv): conformance, TFLite INT8, QAT, resume."""
-    session.install("pytest>=7", "./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK)
-    _pytest(session, "tests/tensorflow")
+    session.install(TORCH)  # first and exact: the zoo's Keras rebuild copies the torch model's weights
+    session.install("pytest>=7", "./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK, f"{ZOO}[tensorflow]")
+    _pytest(session, "tests/tensorflow", f"{ZOO_TESTS}/test_zoo_keras.py")
 
 
 @nox.session(default=False)
