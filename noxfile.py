@@ -33,12 +33,12 @@ TENSORFLOW_STACK = [
 
 ZOO = "./tests/zoo"  # lpot-zoo: real models and data from PyPI wheels (extras per framework)
 ZOO_TESTS = "tests/zoo_tests"
+# the zoo never asks a model hub, and builds its exports once per worktree (keyed by versions)
+ZOO_ENV = {"HF_HUB_OFFLINE": "1", "LPOT_ZOO_CACHE": str(ROOT / ".nox" / "zoo-cache")}
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
-    # the zoo never asks a model hub, and builds its exports once per worktree (keyed by versions)
-    env = {"HF_HUB_OFFLINE": "1", "LPOT_ZOO_CACHE": str(ROOT / ".nox" / "zoo-cache")}
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs, env=env)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs, env=ZOO_ENV)
 
 
 @nox.session
@@ -101,11 +101,20 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: tables of ratios measured side by side in one run."""
     session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_")):  # their own venvs: bench_<name>
+        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_", "real_models")):  # bench_<name>
             continue
         if script.name in ("tuning_efficiency.py", "sparsity.py"):  # bench_inc / bench_pytorch
             continue
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(default=False)
+def bench_real_models(session: nox.Session) -> None:
+    """The real-model zoo: FP32 torch / ORT baselines next to the hand-made INT8 paths (torch + ORT venv)."""
+    session.install(TORCH)  # first and exact
+    session.install("./lpot-core", "./lpot-onnxrt", "./lpot-pytorch", *ONNXRT_STACK, f"{ZOO}[onnx]")
+    for script in sorted((ROOT / "benchmarks").glob("real_models*.py")):
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1", **ZOO_ENV})
 
 
 @nox.session(default=False)

@@ -1,0 +1,55 @@
+"""Evaluation functions over the zoo's data, one per framework, as an lpot user writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lpot_zoo.agreement import evaluate, mean_cosine, top1_agreement
+from lpot_zoo.batches import Batches
+
+
+def onnx_runner(model: Any, output: int | str = 0) -> Any:
+    """``inputs -> output`` for an ``onnx.ModelProto`` (what lpot hands an ONNX eval_func)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    wanted = output if isinstance(output, str) else names[output]
+    first = session.get_inputs()[0].name
+
+    def run(inputs: Any) -> np.ndarray:
+        feed = dict(inputs) if isinstance(inputs, dict) else {first: inputs}
+        return np.asarray(session.run([wanted], feed)[0])
+
+    return run
+
+
+def torch_embedding(model: Any) -> Any:
+    """``inputs -> mean-pooled last hidden state`` for a BertModel-like torch model (dict / ModelOutput)."""
+    import torch
+
+    from lpot_zoo.minilm import mean_pool
+
+    def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        with torch.no_grad():
+            out = model(**feed)
+        hidden = out["last_hidden_state"] if not isinstance(out, torch.Tensor) else out
+        return mean_pool(hidden, feed["attention_mask"]).numpy()
+
+    return run
+
+
+def agreement_eval(data: Batches, runner: Any) -> Any:
+    """``eval_func(model) -> top-1 agreement with FP32`` (labels of ``data`` are FP32's classes)."""
+    return lambda model: evaluate(data, runner(model), top1_agreement)
+
+
+def cosine_eval(data: Batches, runner: Any) -> Any:
+    """``eval_func(model) -> mean cosine vs FP32`` (labels of ``data`` are FP32's embeddings)."""
+    return lambda model: evaluate(data, runner(model), mean_cosine)
