@@ -55,7 +55,9 @@ def core(session: nox.Session) -> None:
 def onnxrt(session: nox.Session) -> None:
     """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
     session.install(TORCH)  # first and exact: the zoo exports its ONNX models with torch
-    session.install("pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK, f"{ZOO}[onnx]")
+    session.install(
+        "pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK, f"{ZOO}[onnx]"
+    )
     _pytest(session, "tests/onnxrt", f"{ZOO_TESTS}/test_zoo_onnx.py")
 
 
@@ -71,7 +73,9 @@ def mxnet(session: nox.Session) -> None:
 def pytorch(session: nox.Session) -> None:
     """lpot-pytorch over torch 2.13 (the CPU wheel): conformance suite, PTQ/dynamic/QAT/BF16, resume."""
     session.install(TORCH)  # first and exact: any other torch release drags in GBs of CUDA
-    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch", f"{ZOO}[torch]")
+    session.install(
+        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch", f"{ZOO}[torch]"
+    )
     _pytest(session, "tests/pytorch", f"{ZOO_TESTS}/test_zoo_data.py", f"{ZOO_TESTS}/test_zoo_torch.py")
 
 

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
+from lpot_zoo.agreement import evaluate, mean_cosine, top1, top1_agreement
+from lpot_zoo.batches import Batches
+from lpot_zoo.exports import efficientnet_onnx, minilm_onnx, ort_predictor
+from lpot_zoo.torch_run import predictor
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -39,10 +42,6 @@ from onnxruntime.quantization import (
 )
 
 from lpot.report import table
-from lpot_zoo.agreement import evaluate, mean_cosine, top1, top1_agreement
-from lpot_zoo.batches import Batches
-from lpot_zoo.exports import efficientnet_onnx, minilm_onnx, ort_predictor
-from lpot_zoo.torch_run import predictor
 
 THREADS = 2
 Run = Callable[[Any], np.ndarray]
@@ -81,8 +80,13 @@ def _ort_static(src: Path, calib: Batches, activation: QuantType, work: Path, **
     if not pre_path.exists():
         quant_pre_process(str(src), str(pre_path), **pre)
     quantize_static(
-        str(pre_path), str(out), _Reader(calib, "images"), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=activation, weight_type=QuantType.QInt8,
+        str(pre_path),
+        str(out),
+        _Reader(calib, "images"),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=activation,
+        weight_type=QuantType.QInt8,
     )
     return ort_predictor(out, threads=THREADS)
 
@@ -216,8 +220,14 @@ def main() -> None:
         headers += [f"{b} ms", f"{b} vs eager", f"{b} vs ORT", f"{b} spread"]
     rows: list[list[Any]] = []
     builders = {
-        "efficientnet": ("EfficientNet-Lite0 (bN=16)", lambda w: efficientnet_variants(32 if args.quick else 112, w)),
-        "minilm": ("all-MiniLM-L6-v2 (bN=8, seq 128)", lambda w: minilm_variants(48 if args.quick else None, w)),
+        "efficientnet": (
+            "EfficientNet-Lite0 (bN=16)",
+            lambda w: efficientnet_variants(32 if args.quick else 112, w),
+        ),
+        "minilm": (
+            "all-MiniLM-L6-v2 (bN=8, seq 128)",
+            lambda w: minilm_variants(48 if args.quick else None, w),
+        ),
     }
     for key in args.models.split(","):
         title, build = builders[key]
@@ -228,7 +238,9 @@ def main() -> None:
             print(f"{title}: built and measured in {time.perf_counter() - start:.0f} s", flush=True)
             rows += _rows(title, variants, tuple(inputs))
     print(table(headers, rows))
-    print("metric: top-1 agreement with torch FP32 (photos) / mean cosine with torch FP32 embeddings (sentences)")
+    print(
+        "metric: top-1 agreement with torch FP32 (photos) / mean cosine with torch FP32 embeddings (sentences)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lpot_zoo.batches import Batches, batched
 from lpot_zoo.digits import digits_loader
 from lpot_zoo.photos import PHOTOS, photo_crops, photo_loader, photographs

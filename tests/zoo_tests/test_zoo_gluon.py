@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-
 from lpot_zoo.agreement import top1, top1_agreement
 
 
 def test_gluon_rebuild_agrees_with_torch(photo_reference):
     import mxnet as mx
-
     from lpot_zoo.gluon_efficientnet import build_gluon_efficientnet_lite0
 
     x, logits = photo_reference

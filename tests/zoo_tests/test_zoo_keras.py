@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from lpot_zoo.agreement import top1, top1_agreement
 
 

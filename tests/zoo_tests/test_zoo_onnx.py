@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-
 from lpot_zoo.agreement import mean_cosine, top1, top1_agreement
 from lpot_zoo.exports import efficientnet_onnx, minilm_onnx, ort_predictor
 
@@ -33,7 +32,6 @@ def test_export_is_cached():
 
 def test_minilm_export_has_dynamic_axes_and_matches_torch():
     import torch
-
     from lpot_zoo.minilm import sentence_embedder, sentence_loader
     from lpot_zoo.torch_run import predictor
 
@@ -53,7 +51,6 @@ def test_minilm_export_has_dynamic_axes_and_matches_torch():
 @pytest.mark.parametrize("hidden", [(64,), (128, 64, 64, 32)], ids=["mlp", "deep_mlp"])
 def test_sklearn_exports_agree_with_scikit_learn(zipmap, hidden):
     import onnxruntime as ort
-
     from lpot_zoo.digits import digits_split
     from lpot_zoo.sklearn_mlp import mlp_classifier, mlp_onnx, output_names
 

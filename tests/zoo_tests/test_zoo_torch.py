@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from lpot_zoo.agreement import evaluate, mean_cosine, top1, top1_agreement
 from lpot_zoo.torch_run import predictor
 
@@ -42,10 +41,9 @@ def test_sentence_batches_have_their_own_lengths(text_batches):
 
 
 def test_minilm_embeddings_match_sentence_transformers(text_batches):
-    from sentence_transformers import SentenceTransformer
-
     from lpot_zoo.minilm import model_dir, sentence_embedder
     from lpot_zoo.sentences import english_sentences
+    from sentence_transformers import SentenceTransformer
 
     ours = np.concatenate([predictor(sentence_embedder())(x) for x, _ in text_batches])
     st = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
@@ -74,7 +72,6 @@ def test_conv_shapes_learned_digits(build):
 
 def test_residual_net_calls_functional_relu():
     import torch.fx
-
     from lpot_zoo.shapes import residual_relu_net
 
     graph = torch.fx.symbolic_trace(residual_relu_net(trained=False)).graph
@@ -84,7 +81,6 @@ def test_residual_net_calls_functional_relu():
 
 def test_same_pad_convs_call_f_conv2d():
     import torch.fx
-
     from lpot_zoo.shapes import SamePadConv2d, same_pad_conv_net
 
     model = same_pad_conv_net(trained=False)

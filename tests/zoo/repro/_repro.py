@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,9 +111,20 @@ def trial_table(result: Any) -> None:
     for t in result.trials:
         acc = f"{t.accuracy:.4f}" if t.accuracy == t.accuracy else "nan"
         obj = f"{t.objective:.2f}" if t.objective else "-"
-        print(f"  #{t.index:>2} {t.label[:60]:<60} acc={acc} obj={obj} int8={len(t.recipe.quantized_ops())} {t.status}")
+        print(
+            f"  #{t.index:>2} {t.label[:60]:<60} acc={acc} obj={obj} int8={len(t.recipe.quantized_ops())} {t.status}"
+        )
 
 
 def fail(message: str) -> None:
     print(message, file=sys.stderr)
     sys.exit(2)
+
+
+def tune_cli(conf: str, model: str, data: str, tail: int = 14) -> None:
+    """``lpot tune conf --model model --data data --quiet`` in a subprocess: its last lines and exit code."""
+    cmd = [sys.executable, "-m", "lpot.cli", "tune", conf, "--model", model, "--data", data, "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    print("\n".join(lines[-tail:]))
+    print(f"exit code {done.returncode}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from lpot_zoo.agreement import evaluate, mean_cosine, top1_agreement
 from lpot_zoo.batches import Batches
 
@@ -32,7 +31,6 @@ def onnx_runner(model: Any, output: int | str = 0) -> Any:
 def torch_embedding(model: Any) -> Any:
     """``inputs -> mean-pooled last hidden state`` for a BertModel-like torch model (dict / ModelOutput)."""
     import torch
-
     from lpot_zoo.minilm import mean_pool
 
     def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -53,3 +51,13 @@ def agreement_eval(data: Batches, runner: Any) -> Any:
 def cosine_eval(data: Batches, runner: Any) -> Any:
     """``eval_func(model) -> mean cosine vs FP32`` (labels of ``data`` are FP32's embeddings)."""
     return lambda model: evaluate(data, runner(model), mean_cosine)
+
+
+def minilm_onnx_data(count: int = 24) -> tuple[Any, Batches]:
+    """The MiniLM export and ``count`` sentences labelled with its FP32 embeddings."""
+    from lpot_zoo.agreement import reference_labelled
+    from lpot_zoo.exports import minilm_onnx, ort_predictor
+    from lpot_zoo.minilm import sentence_loader
+
+    path = minilm_onnx()
+    return path, reference_labelled(sentence_loader(count), ort_predictor(path))

@@ -7,14 +7,12 @@ Run: python repro_cli_multi_io.py   (in the onnxrt nox venv)
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import yaml
-
+from _repro import tune_cli
 from lpot_zoo.exports import minilm_onnx
 from lpot_zoo.minilm import sentence_loader
 
@@ -35,10 +33,5 @@ layouts = {
 }
 for title, arrays in layouts.items():
     np.savez(work / "data.npz", **arrays)
-    cmd = [sys.executable, "-m", "lpot.cli", "tune", str(work / "conf.yaml"), "--model", str(minilm_onnx()),
-           "--data", str(work / "data.npz"), "--quiet"]
     print(f"\n=== --data .npz with {title}: {sorted(arrays)}")
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    print("\n".join(lines[-6:]))
-    print(f"exit code {done.returncode}")
+    tune_cli(str(work / "conf.yaml"), str(minilm_onnx()), str(work / "data.npz"), tail=6)

@@ -14,12 +14,11 @@ import sys
 import mxnet as mx
 import numpy as np
 from _repro import config, run, trial_table
-from mxnet.gluon import nn
-
 from lpot_zoo.agreement import evaluate, top1_agreement, top1_labelled
 from lpot_zoo.batches import batched
 from lpot_zoo.gluon_efficientnet import build_gluon_efficientnet_lite0
 from lpot_zoo.photos import photo_loader
+from mxnet.gluon import nn
 
 
 def gluon_runner(net):

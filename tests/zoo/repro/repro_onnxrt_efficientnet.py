@@ -14,11 +14,16 @@ from pathlib import Path
 import onnx
 from _repro import config, run, trial_table
 from _zoo_eval import agreement_eval, onnx_runner
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quant_pre_process, quantize_static
-
 from lpot_zoo.agreement import evaluate, top1_agreement, top1_labelled
 from lpot_zoo.exports import efficientnet_onnx, ort_predictor
 from lpot_zoo.photos import photo_loader
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
 
 max_trials = int(sys.argv[1]) if len(sys.argv) > 1 else 12
 path = efficientnet_onnx()
@@ -37,7 +42,10 @@ if result is not None:
         algo = "kl" if "kl" in t.label else "percentile" if "percentile" in t.label else "other"
         spent[algo] = spent.get(algo, 0.0) + t.quantize_s + t.evaluate_s
     total = sum(spent.values()) or 1.0
-    print("  time by calibration algorithm:", {k: f"{v:.0f} s ({100 * v / total:.0f} %)" for k, v in spent.items()})
+    print(
+        "  time by calibration algorithm:",
+        {k: f"{v:.0f} s ({100 * v / total:.0f} %)" for k, v in spent.items()},
+    )
 
 
 class Reader(CalibrationDataReader):
@@ -55,7 +63,15 @@ stem_clip = next(n.name for n in pre.graph.node if n.op_type == "Clip")
 print(f"\n=== by hand: quantize_static U8S8 per-channel QDQ, all ops vs the stem Clip {stem_clip!r} excluded")
 for exclude in ([], [stem_clip]):
     out = work / f"int8-{len(exclude)}.onnx"
-    quantize_static(str(work / "pre.onnx"), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
+    quantize_static(
+        str(work / "pre.onnx"),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=exclude,
+    )
     acc = evaluate(data, ort_predictor(out), top1_agreement)
     print(f"  excluded {exclude or 'nothing'}: top-1 agreement {acc:.3f}")

@@ -15,13 +15,9 @@ from pathlib import Path
 import onnx
 import onnxruntime.quantization.shape_inference as ort_shape_inference
 from _repro import config, run, trial_table
-from _zoo_eval import cosine_eval, onnx_runner
+from _zoo_eval import cosine_eval, minilm_onnx_data, onnx_runner
 
-from lpot_zoo.agreement import reference_labelled
-from lpot_zoo.exports import minilm_onnx, ort_predictor
-from lpot_zoo.minilm import sentence_loader
-
-path = minilm_onnx()
+path, data = minilm_onnx_data()
 print("=== quant_pre_process by hand on the MiniLM export")
 out = Path(tempfile.mkdtemp()) / "pre.onnx"
 for skip in (False, True):
@@ -43,8 +39,9 @@ def counted(*args, **kwargs):
     return original(*args, **kwargs)
 
 
-import lpot_onnxrt.benchmarking  # noqa: E402
 import onnxruntime.quantization  # noqa: E402
+
+import lpot_onnxrt.benchmarking  # noqa: E402
 
 onnxruntime.quantization.quant_pre_process = counted  # lpot imports it from here at call time
 original_time_calls = lpot_onnxrt.benchmarking.time_calls
@@ -57,7 +54,6 @@ def counted_time_calls(*args, **kwargs):
 
 lpot_onnxrt.benchmarking.time_calls = counted_time_calls
 
-data = reference_labelled(sentence_loader(24), ort_predictor(path))
 result = run(
     "MiniLM, onnxrt_integerops (dynamic), basic",
     onnx.load(str(path)),

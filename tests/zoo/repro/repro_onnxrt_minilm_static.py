@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import onnx
 from _repro import config, run, trial_table
-from _zoo_eval import cosine_eval, onnx_runner
+from _zoo_eval import cosine_eval, minilm_onnx_data, onnx_runner
 
-from lpot_zoo.agreement import reference_labelled
-from lpot_zoo.exports import minilm_onnx, ort_predictor
-from lpot_zoo.minilm import sentence_loader
-
-path = minilm_onnx()
-data = reference_labelled(sentence_loader(24), ort_predictor(path))
+path, data = minilm_onnx_data()
 print("sequence lengths per batch:", [inputs["input_ids"].shape[1] for inputs, _ in data])
 for algorithm in ("kl", "percentile", "minmax"):
     result = run(

@@ -10,16 +10,11 @@ import sys
 
 import onnx
 from _repro import config, run
-from _zoo_eval import cosine_eval, onnx_runner
-
-from lpot_zoo.agreement import reference_labelled
-from lpot_zoo.exports import minilm_onnx, ort_predictor
-from lpot_zoo.minilm import sentence_loader
+from _zoo_eval import cosine_eval, minilm_onnx_data, onnx_runner
 
 framework = sys.argv[1] if len(sys.argv) > 1 else "onnxrt_integerops"
 approach = "post_training_dynamic_quant" if framework == "onnxrt_integerops" else "post_training_static_quant"
-path = minilm_onnx()
-data = reference_labelled(sentence_loader(24), ort_predictor(path))
+path, data = minilm_onnx_data()
 for strategy in ("basic", "mse", "sensitivity"):
     result = run(
         f"MiniLM, {framework}, {strategy}",

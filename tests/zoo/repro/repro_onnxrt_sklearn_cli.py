@@ -7,14 +7,12 @@ Run: python repro_onnxrt_sklearn_cli.py   (in the onnxrt nox venv)
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import yaml
-
+from _repro import tune_cli
 from lpot_zoo.digits import digits_split
 from lpot_zoo.sklearn_mlp import mlp_classifier, mlp_onnx
 
@@ -24,11 +22,14 @@ np.savez(work / "digits.npz", x=x, y=y)
 print("scikit-learn's own accuracy:", round(mlp_classifier().score(x, y), 4))
 
 
-def tune_cli(title: str, model_section: dict) -> None:
+def tune_mlp(title: str, model_section: dict) -> None:
     conf = {
         "model": {"name": "mlp", "framework": "onnxrt_qdqops", **model_section},
         # per-tensor weights: per-channel trials of this graph fail in ORT (row 8), not what this row is about
-        "quantization": {"approach": "post_training_static_quant", "model_wise": {"weight": {"granularity": ["per_tensor"]}}},
+        "quantization": {
+            "approach": "post_training_static_quant",
+            "model_wise": {"weight": {"granularity": ["per_tensor"]}},
+        },
         "evaluation": {"accuracy": {"metric": {"topk": 1}}},
         "tuning": {
             "accuracy_criterion": {"relative": 0.01},
@@ -37,16 +38,12 @@ def tune_cli(title: str, model_section: dict) -> None:
         },
     }
     (work / "conf.yaml").write_text(yaml.safe_dump(conf))
-    model = str(mlp_onnx(zipmap=False))
-    cmd = [sys.executable, "-m", "lpot.cli", "tune", str(work / "conf.yaml"), "--model", model,
-           "--data", str(work / "digits.npz"), "--quiet"]
-    print(f"\n=== {title}\n$ lpot tune conf.yaml --model mlp.onnx --data digits.npz   # model: {model_section}")
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    print("\n".join(lines[-14:]))
-    print(f"exit code {done.returncode}")
+    print(
+        f"\n=== {title}\n$ lpot tune conf.yaml --model mlp.onnx --data digits.npz   # model: {model_section}"
+    )
+    tune_cli(str(work / "conf.yaml"), str(mlp_onnx(zipmap=False)), str(work / "digits.npz"))
 
 
-tune_cli("outputs not declared", {})
-tune_cli("outputs: [probabilities]", {"outputs": ["probabilities"]})
-tune_cli("outputs and inputs that do not exist", {"outputs": ["no_such_output"], "inputs": ["no_such_input"]})
+tune_mlp("outputs not declared", {})
+tune_mlp("outputs: [probabilities]", {"outputs": ["probabilities"]})
+tune_mlp("outputs and inputs that do not exist", {"outputs": ["no_such_output"], "inputs": ["no_such_input"]})

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 from _repro import config, run, trial_table
-
 from lpot_zoo.batches import batched
 from lpot_zoo.digits import digits_split
 from lpot_zoo.sklearn_mlp import DEEP, SHALLOW, mlp_onnx
@@ -59,8 +58,14 @@ class Reader(CalibrationDataReader):
 work = Path(tempfile.mkdtemp())
 onnx.save(probabilities_only(SHALLOW), str(work / "fp32.onnx"))
 try:
-    quantize_static(str(work / "fp32.onnx"), str(work / "int8.onnx"), Reader(), per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(work / "fp32.onnx"),
+        str(work / "int8.onnx"),
+        Reader(),
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(work / "int8.onnx"), providers=["CPUExecutionProvider"])

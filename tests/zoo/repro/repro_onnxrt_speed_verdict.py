@@ -11,7 +11,6 @@ from __future__ import annotations
 import onnx
 from _repro import config, run
 from _zoo_eval import agreement_eval, onnx_runner
-
 from lpot_zoo.agreement import top1_labelled
 from lpot_zoo.exports import efficientnet_onnx, ort_predictor
 from lpot_zoo.photos import photo_loader

@@ -11,7 +11,6 @@ import sys
 
 from _repro import config, run, trial_table
 from _zoo_eval import agreement_eval
-
 from lpot_zoo.agreement import top1_labelled
 from lpot_zoo.efficientnet import load_efficientnet_lite0
 from lpot_zoo.photos import photo_loader
@@ -39,7 +38,9 @@ for strategy in strategies:
         small,
         q_dataloader=digits,
         eval_dataloader=digits,
-        config=config("pytorch", strategy=strategy, max_trials=8, evaluation={"accuracy": {"metric": {"topk": 1}}}),
+        config=config(
+            "pytorch", strategy=strategy, max_trials=8, evaluation={"accuracy": {"metric": {"topk": 1}}}
+        ),
     )
     if result is not None:
         trial_table(result)

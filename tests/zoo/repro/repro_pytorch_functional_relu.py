@@ -14,10 +14,9 @@ from collections import Counter
 
 import torch
 from _repro import config, run
+from lpot_zoo.shapes import digit_image_batches, residual_relu_net
 from torch.ao.quantization import get_default_qconfig_mapping
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-from lpot_zoo.shapes import digit_image_batches, residual_relu_net
 
 torch.set_num_threads(2)
 model = residual_relu_net()
@@ -39,7 +38,11 @@ by_hand = convert_fx(prepared)
 
 def anatomy(gm: torch.nn.Module) -> str:
     modules = Counter(type(m).__name__ for m in gm.modules() if not list(m.children()))
-    calls = Counter(str(getattr(n.target, "__name__", n.target)) for n in gm.graph.nodes if n.op in ("call_function", "call_method"))
+    calls = Counter(
+        str(getattr(n.target, "__name__", n.target))
+        for n in gm.graph.nodes
+        if n.op in ("call_function", "call_method")
+    )
     keep = ("quantize_per_tensor", "dequantize", "relu", "add", "flatten")
     return f"modules {dict(modules)}; calls {{{', '.join(f'{k}: {v}' for k, v in calls.items() if any(s in k for s in keep))}}}"
 
@@ -66,4 +69,7 @@ for batch in (1, 16):
         for name, fn in models.items():
             times[name].append(latency(fn, x))
     fp32 = statistics.median(times["fp32 eager"])
-    print(f"batch {batch}: " + ", ".join(f"{name} {fp32 / statistics.median(t):.2f}x" for name, t in times.items()))
+    print(
+        f"batch {batch}: "
+        + ", ".join(f"{name} {fp32 / statistics.median(t):.2f}x" for name, t in times.items())
+    )

@@ -10,13 +10,16 @@ from __future__ import annotations
 import torch
 from _repro import config, run, trial_table
 from _zoo_eval import cosine_eval, torch_embedding
-
 from lpot_zoo.agreement import reference_labelled
 from lpot_zoo.minilm import load_bert, sentence_loader
 
 bert = load_bert()
 data = reference_labelled(sentence_loader(24), torch_embedding(bert))
-runs = [("post_training_dynamic_quant", "basic"), ("post_training_dynamic_quant", "mse"), ("post_training_static_quant", "basic")]
+runs = [
+    ("post_training_dynamic_quant", "basic"),
+    ("post_training_dynamic_quant", "mse"),
+    ("post_training_static_quant", "basic"),
+]
 for approach, strategy in runs:
     result = run(
         f"MiniLM BertModel, lpot-pytorch, {approach}, {strategy}",

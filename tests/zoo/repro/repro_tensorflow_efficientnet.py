@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from _repro import config, run, trial_table
-
 from lpot_zoo.agreement import evaluate, top1_agreement, top1_labelled
 from lpot_zoo.keras_efficientnet import build_keras_efficientnet_lite0
 from lpot_zoo.photos import photo_loader

@@ -28,4 +28,3 @@ def load_efficientnet_lite0() -> Any:
     model = EfficientNet.from_name("efficientnet-lite0")
     model.load_state_dict(torch.load(weights_path(), map_location="cpu", weights_only=True))
     return model.eval()
-

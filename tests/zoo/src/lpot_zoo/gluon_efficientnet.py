@@ -24,8 +24,13 @@ def _conv_bn_block(spec: ConvBN) -> Any:
             padding = (top, left) if self._symmetric else (0, 0)
             with self.name_scope():
                 self.conv = nn.Conv2D(
-                    spec.out_channels, spec.kernel, spec.stride, padding, groups=spec.groups,
-                    use_bias=False, in_channels=spec.weight.shape[1] * spec.groups,
+                    spec.out_channels,
+                    spec.kernel,
+                    spec.stride,
+                    padding,
+                    groups=spec.groups,
+                    use_bias=False,
+                    in_channels=spec.weight.shape[1] * spec.groups,
                 )
                 self.bn = nn.BatchNorm(epsilon=spec.eps, in_channels=spec.out_channels)
 
@@ -38,7 +43,12 @@ def _conv_bn_block(spec: ConvBN) -> Any:
     block = ConvBNBlock()
     block.initialize()
     block.conv.weight.set_data(_nd(spec.weight))
-    for param, value in (("gamma", spec.gamma), ("beta", spec.beta), ("running_mean", spec.mean), ("running_var", spec.var)):
+    for param, value in (
+        ("gamma", spec.gamma),
+        ("beta", spec.beta),
+        ("running_mean", spec.mean),
+        ("running_var", spec.var),
+    ):
         getattr(block.bn, param).set_data(_nd(value))
     return block
 
@@ -49,7 +59,9 @@ def _nd(array: Any) -> Any:
     return mx.nd.array(array, dtype="float32")
 
 
-def build_gluon_efficientnet_lite0(layers: EfficientNetLayers | None = None, *, hybridize: bool = True) -> Any:
+def build_gluon_efficientnet_lite0(
+    layers: EfficientNetLayers | None = None, *, hybridize: bool = True
+) -> Any:
     """A Gluon net: 1x3x224x224 ImageNet-normalized NCHW in, 1000 logits out."""
     from mxnet.gluon import nn
 

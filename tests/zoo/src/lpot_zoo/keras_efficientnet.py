@@ -18,10 +18,14 @@ def _conv_bn(x: Any, spec: ConvBN) -> Any:
     if any(spec.pad):
         x = keras.layers.ZeroPadding2D(((top, bottom), (left, right)), name=f"{spec.name}_pad")(x)
     if spec.depthwise:
-        conv = keras.layers.DepthwiseConv2D(spec.kernel, spec.stride, use_bias=False, name=f"{spec.name}_conv")
+        conv = keras.layers.DepthwiseConv2D(
+            spec.kernel, spec.stride, use_bias=False, name=f"{spec.name}_conv"
+        )
         kernel = spec.weight.transpose(2, 3, 0, 1)  # out, 1, kh, kw -> kh, kw, in, 1
     elif spec.groups == 1:
-        conv = keras.layers.Conv2D(spec.out_channels, spec.kernel, spec.stride, use_bias=False, name=f"{spec.name}_conv")
+        conv = keras.layers.Conv2D(
+            spec.out_channels, spec.kernel, spec.stride, use_bias=False, name=f"{spec.name}_conv"
+        )
         kernel = spec.weight.transpose(2, 3, 1, 0)  # out, in, kh, kw -> kh, kw, in, out
     else:
         raise ValueError(f"{spec.name}: grouped convolution with {spec.groups} groups")

@@ -136,7 +136,9 @@ class KeywordEncoder(nn.Module):
     ``forward(input_ids=..., attention_mask=...)`` returns ``last_hidden_state`` and ``pooler_output``
     (the masked mean) by name, as transformers models do."""
 
-    def __init__(self, vocab: int = 30522, dim: int = 64, heads: int = 4, *, model_output: bool = False) -> None:
+    def __init__(
+        self, vocab: int = 30522, dim: int = 64, heads: int = 4, *, model_output: bool = False
+    ) -> None:
         super().__init__()
         self.heads = heads
         self.model_output = model_output

@@ -8,8 +8,8 @@ probabilities: by default ``output_label`` and ``output_probability`` as a ZipMa
 
 from __future__ import annotations
 
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from lpot_zoo.cache import cached_file
