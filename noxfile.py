@@ -65,7 +65,7 @@ def onnxrt(session: nox.Session) -> None:
 def mxnet(session: nox.Session) -> None:
     """lpot-mxnet over MXNet 1.9.1 (own venv: numpy < 1.24): conformance suite, tuning, resume."""
     session.install(TORCH)  # first and exact: the zoo's Gluon rebuild copies the torch model's weights
-    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK, f"{ZOO}[mxnet]")
+    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK, f"{ZOO}[mxnet-onnx]")
     _pytest(session, "tests/mxnet", f"{ZOO_TESTS}/test_zoo_gluon.py")
 
 
