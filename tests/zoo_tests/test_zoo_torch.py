@@ -66,7 +66,7 @@ def test_conv_shapes_learned_digits(build):
     from lpot_zoo import shapes
 
     model = getattr(shapes, build)()
-    accuracy = evaluate(shapes.digit_image_batches(), predictor(model), top1_agreement)
+    accuracy = evaluate(shapes.digit_image_batches(count=256), predictor(model), top1_agreement)
     assert accuracy > 0.9
 
 
