@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import tempfile
 import time
@@ -27,12 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+# torch's OpenMP threads spin-wait between ops by default: on a shared, loaded machine that made
+# EfficientNet-Lite0 eager 2262 ms per image instead of 50 ms (measured, load average 11). PASSIVE
+# is torch's counterpart of ORT's allow_spinning=0; it must be set before torch loads libgomp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 from lpot_zoo.agreement import evaluate, mean_cosine, top1, top1_agreement
 from lpot_zoo.batches import Batches
 from lpot_zoo.exports import efficientnet_onnx, minilm_onnx, ort_predictor
 from lpot_zoo.torch_run import predictor
-from onnxruntime.quantization import (
+from onnxruntime.quantization import (  # noqa: E402
     CalibrationDataReader,
     QuantFormat,
     QuantType,
@@ -41,7 +47,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from lpot.report import table
+from lpot.report import table  # noqa: E402
 
 THREADS = 2
 Run = Callable[[Any], np.ndarray]
@@ -237,7 +243,7 @@ def main() -> None:
             measure(variants, inputs, rounds, seconds)
             print(f"{title}: built and measured in {time.perf_counter() - start:.0f} s", flush=True)
             rows += _rows(title, variants, tuple(inputs))
-    print(table(headers, rows))
+    print(table([*headers, "note"], rows))
     print(
         "metric: top-1 agreement with torch FP32 (photos) / mean cosine with torch FP32 embeddings (sentences)"
     )
