@@ -26,7 +26,6 @@ def test_onnx_import_agrees_with_torch(photo_reference):
     if tuple(int(p) for p in onnx.__version__.split(".")[:2]) >= (1, 17):
         pytest.skip("mxnet.contrib.onnx needs onnx < 1.17 (the mxnet-onnx extra)")
     import mxnet as mx
-
     from lpot_zoo.mxnet_onnx_import import import_efficientnet_lite0
 
     x, logits = photo_reference

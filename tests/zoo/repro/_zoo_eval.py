@@ -61,3 +61,29 @@ def minilm_onnx_data(count: int = 24) -> tuple[Any, Batches]:
 
     path = minilm_onnx()
     return path, reference_labelled(sentence_loader(count), ort_predictor(path))
+
+
+def gluon_runner(net: Any) -> Any:
+    """``inputs -> logits`` for a Gluon block (what lpot hands an MXNet eval_func)."""
+    import mxnet as mx
+
+    return lambda x: net(mx.nd.array(x)).asnumpy()
+
+
+def tune_gluon_on_photos(title: str, net: Any, max_trials: int) -> Any:
+    """lpot-mxnet static basic on 16 photo crops, scored by top-1 agreement with ``net``; prints trials."""
+    from _repro import config, run, trial_table
+    from lpot_zoo.agreement import top1_labelled
+    from lpot_zoo.photos import photo_loader
+
+    photos = top1_labelled(photo_loader(16), gluon_runner(net))
+    result = run(
+        title,
+        net,
+        q_dataloader=photos.take(1),
+        eval_func=agreement_eval(photos, gluon_runner),
+        config=config("mxnet", max_trials=max_trials),
+    )
+    if result is not None:
+        trial_table(result)
+    return result

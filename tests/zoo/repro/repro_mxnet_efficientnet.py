@@ -14,29 +14,17 @@ import sys
 import mxnet as mx
 import numpy as np
 from _repro import config, run, trial_table
-from lpot_zoo.agreement import evaluate, top1_agreement, top1_labelled
+from _zoo_eval import tune_gluon_on_photos
 from lpot_zoo.batches import batched
 from lpot_zoo.gluon_efficientnet import build_gluon_efficientnet_lite0
-from lpot_zoo.photos import photo_loader
 from mxnet.gluon import nn
 
-
-def gluon_runner(net):
-    return lambda x: net(mx.nd.array(x)).asnumpy()
-
-
 max_trials = int(sys.argv[1]) if len(sys.argv) > 1 else 12
-net = build_gluon_efficientnet_lite0()
-photos = top1_labelled(photo_loader(16), gluon_runner(net))
-result = run(
+tune_gluon_on_photos(
     "EfficientNet-Lite0 (Gluon rebuild), lpot-mxnet static, basic",
-    net,
-    q_dataloader=photos.take(1),
-    eval_func=lambda model: evaluate(photos, gluon_runner(model), top1_agreement),
-    config=config("mxnet", max_trials=max_trials),
+    build_gluon_efficientnet_lite0(),
+    max_trials,
 )
-if result is not None:
-    trial_table(result)
 
 
 class Small(nn.HybridBlock):

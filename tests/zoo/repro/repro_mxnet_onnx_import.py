@@ -10,27 +10,10 @@ from __future__ import annotations
 
 import sys
 
-import mxnet as mx
-from _repro import config, run, trial_table
-
-from lpot_zoo.agreement import evaluate, top1_agreement, top1_labelled
+from _zoo_eval import tune_gluon_on_photos
 from lpot_zoo.mxnet_onnx_import import import_efficientnet_lite0
-from lpot_zoo.photos import photo_loader
-
-
-def gluon_runner(net):
-    return lambda x: net(mx.nd.array(x)).asnumpy()
-
 
 max_trials = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-net = import_efficientnet_lite0()
-photos = top1_labelled(photo_loader(16), gluon_runner(net))
-result = run(
-    "EfficientNet-Lite0 (ONNX import), lpot-mxnet static, basic",
-    net,
-    q_dataloader=photos.take(1),
-    eval_func=lambda model: evaluate(photos, gluon_runner(model), top1_agreement),
-    config=config("mxnet", max_trials=max_trials),
+tune_gluon_on_photos(
+    "EfficientNet-Lite0 (ONNX import), lpot-mxnet static, basic", import_efficientnet_lite0(), max_trials
 )
-if result is not None:
-    trial_table(result)

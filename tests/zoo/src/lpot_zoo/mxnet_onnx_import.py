@@ -25,12 +25,16 @@ def _constants_to_initializers(model: Any) -> None:
         tensor = node.attribute[0].t
         tensor.name = node.output[0]
         model.graph.initializer.append(tensor)
-        model.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+        model.graph.input.append(
+            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims))
+        )
         model.graph.node.remove(node)
     shapes = {n.input[1] for n in model.graph.node if n.op_type == "Reshape"}
     for i, init in enumerate(model.graph.initializer):
         if init.name in shapes and numpy_helper.to_array(init).tolist() == [1, -1]:
-            model.graph.initializer[i].CopyFrom(numpy_helper.from_array(np.array([0, -1], dtype=np.int64), init.name))
+            model.graph.initializer[i].CopyFrom(
+                numpy_helper.from_array(np.array([0, -1], dtype=np.int64), init.name)
+            )
 
 
 def efficientnet_onnx_for_mxnet() -> Path:
@@ -43,8 +47,14 @@ def efficientnet_onnx_for_mxnet() -> Path:
 
         with torch.no_grad():
             torch.onnx.export(
-                load_efficientnet_lite0(), (torch.zeros(1, 3, 224, 224),), str(path), opset_version=OPSET,
-                dynamo=False, keep_initializers_as_inputs=True, input_names=["images"], output_names=["logits"],
+                load_efficientnet_lite0(),
+                (torch.zeros(1, 3, 224, 224),),
+                str(path),
+                opset_version=OPSET,
+                dynamo=False,
+                keep_initializers_as_inputs=True,
+                input_names=["images"],
+                output_names=["logits"],
             )
         model = onnx.load(str(path))
         _constants_to_initializers(model)
