@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,14 +45,27 @@ def torch_embedding(model: Any) -> Any:
     return run
 
 
-def agreement_eval(data: Batches, runner: Any) -> Any:
+@dataclass(frozen=True)
+class Scored:
+    """``eval_func(model) -> metric(runner(model) over data)``; picklable (module-level parts), so
+    lpot's local executor can send it to its worker processes."""
+
+    data: Batches
+    runner: Callable[[Any], Any]
+    metric: Callable[[Any, Any], float]
+
+    def __call__(self, model: Any) -> float:
+        return evaluate(self.data, self.runner(model), self.metric)
+
+
+def agreement_eval(data: Batches, runner: Any) -> Scored:
     """``eval_func(model) -> top-1 agreement with FP32`` (labels of ``data`` are FP32's classes)."""
-    return lambda model: evaluate(data, runner(model), top1_agreement)
+    return Scored(data, runner, top1_agreement)
 
 
-def cosine_eval(data: Batches, runner: Any) -> Any:
+def cosine_eval(data: Batches, runner: Any) -> Scored:
     """``eval_func(model) -> mean cosine vs FP32`` (labels of ``data`` are FP32's embeddings)."""
-    return lambda model: evaluate(data, runner(model), mean_cosine)
+    return Scored(data, runner, mean_cosine)
 
 
 def minilm_onnx_data(count: int = 24) -> tuple[Any, Batches]:
