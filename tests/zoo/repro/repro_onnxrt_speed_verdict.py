@@ -15,20 +15,26 @@ from lpot_zoo.agreement import top1_labelled
 from lpot_zoo.exports import efficientnet_onnx, ort_predictor
 from lpot_zoo.photos import photo_loader
 
-path = efficientnet_onnx()
-data = top1_labelled(photo_loader(16), ort_predictor(path))
-ratios = []
-for attempt, executor in enumerate(["serial", "serial", "serial", "local", "local"]):
-    cfg = config("onnxrt_qdqops", max_trials=1, relative=0.5)
-    cfg["tuning"]["executor"] = {"name": executor, **({"workers": 1} if executor == "local" else {})}
-    result = run(
-        f"run {attempt + 1}, executor {executor}",
-        onnx.load(str(path)),
-        q_dataloader=data.take(1),
-        eval_func=agreement_eval(data, onnx_runner),
-        config=cfg,
-    )
-    if result is not None:
-        ratios.append(result.objective_ratio)
-        print(f"  FP32 {result.baseline_objective} vs tuned {result.objective}")
-print("\nobjective ratios of the same recipe:", [f"{r:.2f}x" for r in ratios if r])
+
+def main() -> None:
+    path = efficientnet_onnx()
+    data = top1_labelled(photo_loader(16), ort_predictor(path))
+    ratios = []
+    for attempt, executor in enumerate(["serial", "serial", "serial", "local", "local"]):
+        cfg = config("onnxrt_qdqops", max_trials=1, relative=0.5)
+        cfg["tuning"]["executor"] = {"name": executor, **({"workers": 1} if executor == "local" else {})}
+        result = run(
+            f"run {attempt + 1}, executor {executor}",
+            onnx.load(str(path)),
+            q_dataloader=data.take(1),
+            eval_func=agreement_eval(data, onnx_runner),
+            config=cfg,
+        )
+        if result is not None:
+            ratios.append(result.objective_ratio)
+            print(f"  FP32 {result.baseline_objective} vs tuned {result.objective}")
+    print("\nobjective ratios of the same recipe:", [f"{r:.2f}x" for r in ratios if r])
+
+
+if __name__ == "__main__":  # the local executor spawns workers that import this file
+    main()
