@@ -31,8 +31,14 @@ TENSORFLOW_STACK = [
 ]
 
 
+ZOO = "./tests/zoo"  # lpot-zoo: real models and data from PyPI wheels (extras per framework)
+ZOO_TESTS = "tests/zoo_tests"
+# the zoo never asks a model hub, and builds its exports once per worktree (keyed by versions)
+ZOO_ENV = {"HF_HUB_OFFLINE": "1", "LPOT_ZOO_CACHE": str(ROOT / ".nox" / "zoo-cache")}
+
+
 def _pytest(session: nox.Session, *paths: str) -> None:
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs, env=ZOO_ENV)
 
 
 @nox.session
@@ -55,23 +61,29 @@ def reliability(session: nox.Session) -> None:
 @nox.session
 def onnxrt(session: nox.Session) -> None:
     """lpot-onnxrt over ONNX Runtime: backend conformance suite and end-to-end tuning."""
-    session.install("pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
-    _pytest(session, "tests/onnxrt")
+    session.install(TORCH)  # first and exact: the zoo exports its ONNX models with torch
+    session.install(
+        "pytest>=7", "./lpot-core[tensorboard]", "./lpot-onnxrt[demo]", *ONNXRT_STACK, f"{ZOO}[onnx]"
+    )
+    _pytest(session, "tests/onnxrt", f"{ZOO_TESTS}/test_zoo_onnx.py")
 
 
 @nox.session
 def mxnet(session: nox.Session) -> None:
     """lpot-mxnet over MXNet 1.9.1 (own venv: numpy < 1.24): conformance suite, tuning, resume."""
-    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK)
-    _pytest(session, "tests/mxnet")
+    session.install(TORCH)  # first and exact: the zoo's Gluon rebuild copies the torch model's weights
+    session.install("pytest>=7", "./lpot-core", "./lpot-mxnet", *MXNET_STACK, f"{ZOO}[mxnet-onnx]")
+    _pytest(session, "tests/mxnet", f"{ZOO_TESTS}/test_zoo_gluon.py")
 
 
 @nox.session
 def pytorch(session: nox.Session) -> None:
     """lpot-pytorch over torch 2.13 (the CPU wheel): conformance suite, PTQ/dynamic/QAT/BF16, resume."""
     session.install(TORCH)  # first and exact: any other torch release drags in GBs of CUDA
-    session.install("pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch")
-    _pytest(session, "tests/pytorch")
+    session.install(
+        "pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch", f"{ZOO}[torch]"
+    )
+    _pytest(session, "tests/pytorch", f"{ZOO_TESTS}/test_zoo_data.py", f"{ZOO_TESTS}/test_zoo_torch.py")
 
 
 def _chromium(session: nox.Session) -> None:
@@ -114,11 +126,20 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: tables of ratios measured side by side in one run."""
     session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_")):  # their own venvs: bench_<name>
+        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_", "real_models")):  # bench_<name>
             continue
         if script.name in ("tuning_efficiency.py", "sparsity.py"):  # bench_inc / bench_pytorch
             continue
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(default=False)
+def bench_real_models(session: nox.Session) -> None:
+    """The real-model zoo: FP32 torch / ORT baselines next to the hand-made INT8 paths (torch + ORT venv)."""
+    session.install(TORCH)  # first and exact
+    session.install("./lpot-core", "./lpot-onnxrt", "./lpot-pytorch", *ONNXRT_STACK, f"{ZOO}[onnx]")
+    for script in sorted((ROOT / "benchmarks").glob("real_models*.py")):
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1", **ZOO_ENV})
 
 
 @nox.session(default=False)
@@ -134,8 +155,9 @@ def bench_pytorch(session: nox.Session) -> None:
 @nox.session
 def tensorflow(session: nox.Session) -> None:
     """lpot-tensorflow over TensorFlow/Keras 3 + LiteRT (own venv): conformance, TFLite INT8, QAT, resume."""
-    session.install("pytest>=7", "./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK)
-    _pytest(session, "tests/tensorflow")
+    session.install(TORCH)  # first and exact: the zoo's Keras rebuild copies the torch model's weights
+    session.install("pytest>=7", "./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK, f"{ZOO}[tensorflow]")
+    _pytest(session, "tests/tensorflow", f"{ZOO_TESTS}/test_zoo_keras.py")
 
 
 @nox.session(default=False)
