@@ -17,13 +17,14 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 import lpot
-from lpot import plugins
+import lpot.utils.pytorch
 from lpot.isa import cpu_features
 from lpot_pytorch.quantizer import leave_fused_transformer_path
 
@@ -133,9 +134,8 @@ def resnet_rows(args: argparse.Namespace) -> list[tuple]:
     )
     tune_s = time.perf_counter() - start
     lpot_int8 = result.model
-    saved = plugins.backend_by_name("pytorch").read(
-        result.save(tempfile.mkdtemp())
-    )  # frozen TorchScript, as deployed
+    folder = Path(result.save(tempfile.mkdtemp())).parent  # weights + recipe, rebuilt as deployed
+    saved = lpot.utils.pytorch.load(folder, fp32)
 
     start = time.perf_counter()
     prepared = prepare_fx(copy.deepcopy(fp32), get_default_qconfig_mapping("x86"), (calib[0],))
@@ -156,7 +156,7 @@ def resnet_rows(args: argparse.Namespace) -> list[tuple]:
         variants = {
             "FP32 eager": fp32,
             "lpot INT8 (result.model)": lpot_int8,
-            "lpot INT8 saved+loaded (TorchScript)": saved,
+            "lpot INT8 saved+rebuilt (weights + recipe)": saved,
             "torch FX INT8 by hand": by_hand,
             **compiled,
         }

@@ -23,6 +23,7 @@ from lpot import plugins
 from lpot.backend import Backend
 from lpot.data import split_batch
 from lpot.engine import CalibrationSpec, Stats
+from lpot.errors import FeatureNotAvailableError
 from lpot.recipe import OpKey, Recipe
 from lpot.space import TuningSpace, build_space
 
@@ -97,6 +98,10 @@ class BackendConformance:
         assert plugins.engine_problems(backend.engine) == []
         assert backend.registered in plugins.available("lpot.backends")
         for alias, settings in backend.engine.aliases.items():
+            if plugins.UNAVAILABLE in settings:  # a name it answers with its reason
+                with pytest.raises(FeatureNotAvailableError, match=alias):
+                    plugins.backend_for_framework(alias)
+                continue
             found, implied = plugins.backend_for_framework(alias)
             assert found.name == backend.name and implied == settings, alias
 

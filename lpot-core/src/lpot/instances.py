@@ -65,10 +65,9 @@ def benchmark(
             engine.set_threads(None)
     else:
         ref = backend.registered or engine  # a registered engine is loaded again by name
-        engine.predict(model, batches[0])  # one batch seen: an engine that traces to save has its example
         with tempfile.TemporaryDirectory(prefix="lpot-bench-") as tmp:
-            file = engine.save(model, Path(tmp))
-            args = [(ref, str(file), batches, g, warmup, iterations) for g in groups]
+            source = _transport(engine, model, Path(tmp))
+            args = [(ref, source, batches, g, warmup, iterations) for g in groups]
             per_instance = run_instances(_instance, args)
     return summarize(per_instance, batch_size=batch, iterations=iterations, cores_per_instance=per)
 
@@ -79,9 +78,21 @@ def _timings(engine: Any, model: Any, batches: Sequence[Any], warmup: int, itera
     return time_calls(lambda call: call(), calls, warmup, iterations)
 
 
+def _transport(engine: Any, model: Any, folder: Path) -> Any:
+    """How a fresh process gets the model: the object itself, pickled by multiprocessing from this
+    process to its own child (never a file a user handed us), or, where the framework's objects do
+    not pickle, the engine's saved artifact (a path the child reads)."""
+    import pickle
+
+    try:
+        return ("pickle", pickle.dumps(model))  # unpickled in the child after its threads are set
+    except Exception:
+        return ("file", str(engine.save(model, folder)))
+
+
 def _instance(args: tuple[Any, ...]) -> list[float]:
     """One benchmark instance in a fresh process: pin, set threads, load, wait for the others, time."""
-    ref, file, batches, cores, warmup, iterations, barrier = args
+    ref, source, batches, cores, warmup, iterations, barrier = args
     pin(cores)
     if isinstance(ref, str):
         from lpot.plugins import load_engine
@@ -90,7 +101,13 @@ def _instance(args: tuple[Any, ...]) -> list[float]:
     else:
         engine = ref
     engine.set_threads(len(cores))  # before the framework loads a model: some fix their pools then
-    model = engine.read(Path(file))
+    kind, value = source
+    if kind == "pickle":
+        import pickle
+
+        model = pickle.loads(value)  # noqa: S301 - the parent's own object, sent to its own child
+    else:
+        model = engine.read(Path(value))
     barrier.wait()  # start timing together, as concurrent instances would run in production
     return _timings(engine, model, batches, warmup, iterations)
 

@@ -114,6 +114,10 @@ def observers(prepared: fx.GraphModule) -> dict[str, Any]:
     for node in prepared.graph.nodes:
         if node.op != "call_module" or not node.args or not isinstance(node.args[0], fx.Node):
             continue
+        if node.args[0].op == "get_attr":
+            # a weight observer: prepare_fx observes the weight of a functional F.conv2d / F.linear
+            # (an nn.Conv2d subclass calling F.conv2d in its forward) as a graph input of its own
+            continue
         module = prepared.get_submodule(node.target)
         if isinstance(module, FakeQuantizeBase):
             module = module.activation_post_process

@@ -1,102 +1,82 @@
-"""Saving without pickle: TorchScript for running, a weights-only state dict for rebuilding.
+"""Saving without pickle and without TorchScript (deprecated in torch 2.13).
 
-- ``model.pt``: the converted model as TorchScript (``torch.jit.script``; ``trace`` on a recorded
-  example batch when scripting fails). ``load`` returns it: a callable that runs the same INT8
-  kernels, with no Python class of the user needed.
-- ``state_dict.pt`` + the recipe: ``rebuild(fp32_model, recipe, state)`` re-applies the recipe to the
-  user's FP32 definition and loads the quantized weights with ``torch.load(weights_only=True)``,
-  giving back an editable GraphModule.
+- ``state_dict.pt``: the weights, INT8 ones as stored, read back with ``torch.load(weights_only=True)``;
+  with the recipe (``recipe.json``, written next to it by lpot), :func:`rebuild` re-applies the recipe
+  to the user's FP32 definition and loads them: the same GraphModule, the same INT8 kernels
+  (``lpot.utils.pytorch.load(folder, fp32_model)`` is the LPOT 1.x name for it).
+- ``model.pt2``: a ``torch.export`` program, where the model exports (FP32 and BF16 results). torch
+  cannot export its legacy quantized modules (their packed weights are TorchBind objects without
+  ``__obj_flatten__``), so an INT8 result has no standalone program: rebuild it.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import fx, nn
+from torch import nn
 
 from lpot.errors import ModelError
 from lpot.recipe import Recipe
 
-MODEL_FILE = "model.pt"
 STATE_FILE = "state_dict.pt"
+PROGRAM_FILE = "model.pt2"
 log = logging.getLogger("lpot")
 
 
-def to_script(model: nn.Module, example: Any = None) -> torch.jit.ScriptModule:
-    """A frozen TorchScript copy of ``model``; the model itself is left untouched.
+def _exported(model: nn.Module, example: Any) -> Any:
+    """``torch.export`` of ``model`` on ``example`` inputs, or None where it cannot export."""
+    if example is None or any(".quantized" in type(m).__module__ for m in model.modules()):
+        return None
+    from lpot_pytorch.tensors import to_torch
 
-    Works on a deep copy because ``torch.jit.trace`` leaves the quantized modules it ran slower
-    (measured: 3.1 -> 4.2 ms per ResNet-18 image) and lpot hands the same model back to the user.
-    """
-    if isinstance(model, torch.jit.ScriptModule):
-        return model
-    work = copy.deepcopy(model).eval()
-    if isinstance(work, fx.GraphModule):
-        _drop_annotations(work)
+    example = to_torch(example)
+    args, kwargs = (
+        ((), example)
+        if isinstance(example, dict)
+        else ((example,) if not isinstance(example, tuple) else example, {})
+    )
     try:
-        scripted = torch.jit.script(work)
-    except Exception as script_error:
-        if example is None:
-            raise ModelError(
-                f"cannot save {type(model).__name__} as TorchScript ({type(script_error).__name__}: "
-                f"{_first_line(script_error)}); run it once through lpot (evaluate or calibrate) "
-                "so an example batch can be traced instead"
-            ) from script_error
-        with torch.no_grad():
-            scripted = torch.jit.trace(work, example if isinstance(example, tuple) else (example,))
-    return torch.jit.freeze(scripted.eval())
+        return torch.export.export(copy.deepcopy(model).eval(), args, kwargs)
+    except Exception as exc:  # data-dependent Python: the weights + recipe still rebuild it
+        log.info("torch.export could not export %s (%s); saving its weights only", type(model).__name__, exc)
+        return None
 
 
-def _drop_annotations(graph_module: fx.GraphModule) -> None:
-    """Annotations of a forward written under ``from __future__ import annotations`` come out of
-    fx's code generator as names TorchScript cannot resolve (``_torch_Tensor_``); unannotated
-    inputs and outputs default to Tensor, which is what they are."""
-    for node in graph_module.graph.nodes:
-        if node.op in ("placeholder", "output"):
-            node.type = None
-    graph_module.recompile()
-
-
-def _first_line(exc: Exception) -> str:
-    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-
-
-def script_bytes(model: nn.Module, example: Any = None) -> bytes:
-    buffer = io.BytesIO()
-    torch.jit.save(to_script(model, example), buffer)
-    return buffer.getvalue()
-
-
-def save(model: nn.Module, path: Path, example: Any = None) -> Path:
-    path = Path(path)
-    folder = path if path.is_dir() or not path.suffix else path.parent
-    file = path if path.suffix else folder / MODEL_FILE
+def save(model: nn.Module, folder: Path, example: Any = None) -> Path:
+    """``state_dict.pt`` (+ ``model.pt2`` where the model exports) in ``folder``; the main file."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if not isinstance(model, torch.jit.ScriptModule):
-        torch.save(model.state_dict(), folder / STATE_FILE)
-    try:
-        file.write_bytes(script_bytes(model, example))
-    except ModelError as exc:  # the weights are safe; only the standalone program is missing
-        log.warning("%s; wrote %s only (rebuild it with lpot_pytorch.serialization.rebuild)", exc, STATE_FILE)
+    torch.save(model.state_dict(), folder / STATE_FILE)
+    program = _exported(model, example)
+    if program is None:
         return folder / STATE_FILE
-    return file
+    torch.export.save(program, folder / PROGRAM_FILE)
+    return folder / PROGRAM_FILE
 
 
-def load(path: Path) -> torch.jit.ScriptModule:
+def load(path: Path) -> nn.Module:
+    """The ``torch.export`` program ``save`` wrote; an INT8 result is rebuilt with :func:`rebuild`."""
     path = Path(path)
-    file = path / MODEL_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise ModelError(f"{file}: no such file (lpot-pytorch saves {MODEL_FILE} in the output folder)")
-    try:
-        return torch.jit.load(str(file), map_location="cpu").eval()
-    except Exception as exc:
-        raise ModelError(f"{file}: not a TorchScript archive written by lpot-pytorch ({exc})") from exc
+    folder = path if path.is_dir() else path.parent
+    program = folder / PROGRAM_FILE
+    if program.is_file():
+        try:
+            return torch.export.load(str(program)).module()
+        except Exception as exc:
+            raise ModelError(
+                f"{program}: not a torch.export program written by lpot-pytorch ({exc})"
+            ) from exc
+    if (folder / STATE_FILE).is_file():
+        raise ModelError(
+            f"{folder} holds a quantized model's weights ({STATE_FILE}) and recipe, not a standalone "
+            "program: rebuild it on your FP32 model with lpot.utils.pytorch.load(folder, fp32_model)"
+        )
+    raise ModelError(f"{path}: no {PROGRAM_FILE} or {STATE_FILE} written by lpot-pytorch there")
 
 
 def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
@@ -115,20 +95,9 @@ def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
     return rebuilt
 
 
-def state_bytes(model: nn.Module) -> bytes:
-    buffer = io.BytesIO()
-    if isinstance(model, torch.jit.ScriptModule):
-        torch.jit.save(model, buffer)
-    else:
-        torch.save(model.state_dict(), buffer)
-    return buffer.getvalue()
-
-
 def content_bytes(model: nn.Module) -> bytes:
     """What defines the model, deterministically: its class, then each state tensor's name, shape,
     dtype and raw bytes (INT8 tensors as stored). Hashed for resume, counted as the model's size."""
-    if isinstance(model, torch.jit.ScriptModule):  # frozen: the weights are constants of the program
-        return state_bytes(model)
     parts = [type(model).__qualname__.encode()]
     for name, value in model.state_dict().items():
         _append(parts, name, value)
