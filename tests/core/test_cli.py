@@ -79,7 +79,7 @@ def test_npz_with_pickled_objects_is_refused(tmp_path):
 def test_plugins_listing(tmp_path):
     out = _lpot("plugins")
     assert out.returncode == 0
-    assert "toy" in out.stdout and "unavailable" in out.stdout and "basic" in out.stdout
+    assert "toy" in out.stdout and "unusable" in out.stdout and "basic" in out.stdout
 
 
 def test_usage_a_from_yaml_only(tmp_path):

@@ -129,3 +129,35 @@ def test_tuning_with_a_weighted_objective(tmp_path, toy_model, toy_loaders):
     events = [json.loads(line) for line in (tmp_path / "run.log.jsonl").read_text().splitlines()]
     parts = [e for e in events if e.get("event") == "weighted objective"]
     assert len(parts) == len(result.trials) + 1 and {"performance", "model_size", "score"} <= set(parts[0])
+
+
+class _DriftingMachine:
+    """A backend whose every benchmark gets slower (load rising), the candidate always 2x faster
+    than FP32 at the same moment: what a shared machine does to latencies measured apart."""
+
+    def __init__(self, fp32: object) -> None:
+        self.fp32, self.calls = fp32, 0
+
+    def benchmark(self, model, dataloader, *, warmup=0, iterations=1, **_):
+        self.calls += 1
+        base = 10.0 * (1 + 0.2 * self.calls)  # the load rises call after call
+        latency = base if model is self.fp32 else base / 2
+        return BenchmarkResult(
+            latency_ms=latency, latency_p90_ms=latency, throughput=1000 / latency, batch_size=4, iterations=1
+        )
+
+
+def test_latency_is_measured_against_fp32_so_a_drifting_machine_keeps_the_ratio():
+    from lpot.objectives import Performance, bind_reference, objective_parts
+
+    fp32, tuned = object(), object()
+    machine = _DriftingMachine(fp32)
+    objective = bind_reference(Performance(repeats=1, spread=0.01, min_rounds=3), fp32)
+    baseline = objective.measure(machine, fp32, [])
+    later = [objective.measure(machine, tuned, []) for _ in range(3)]
+    # measured apart, the tuned model would look ever slower (the load grows); against FP32 it is
+    # half the FP32 baseline every time, and the spread of the ratio says how sure that is
+    assert later == pytest.approx([baseline / 2] * 3)
+    parts = objective_parts(objective, later[-1])
+    assert parts["ratio_to_fp32"] == pytest.approx(0.5) and parts["spread"] == pytest.approx(0.0)
+    assert parts["rounds"] == 3 and objective.batch_size == 4

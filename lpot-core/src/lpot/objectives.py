@@ -32,10 +32,14 @@ class Performance:
     """Latency per batch in ms (lower is better), or ``mode="throughput"`` in samples/s (higher is
     better), by the backend's own benchmark (one instance, all cores).
 
-    Measured for every trial, so its cost is bounded: ``repeats`` benchmarks, ``min_iterations``
-    to ``iterations`` runs in all within about ``budget_s`` seconds, the first (after ``warmup``
-    runs) also sizing the others; the median of their medians is kept, so one noisy burst on a
-    shared machine moves one repeat, not the result.
+    On a shared machine a latency measured alone moves with the load (the same recipe measured
+    0.9x, 2.1x and 3.1x FP32 in three runs), so a candidate is measured against the FP32 model
+    (``reference_model``, set by ``lpot.tune`` through :func:`bind_reference`): the two are timed in
+    turns (A-B-B-A), round after round, and the candidate's figure is the median ratio to FP32 in those rounds
+    times the FP32 baseline. Rounds go on until the ratios' spread (interquartile range over the
+    median) is below ``spread`` after ``min_rounds``, or ``budget_s`` seconds are spent; the spread
+    reached is kept in ``last`` (and in the trial's details). The FP32 model itself, and any model
+    without a reference, is timed alone: ``repeats`` short benchmarks, the median of their medians.
     """
 
     name = "performance"
@@ -48,26 +52,40 @@ class Performance:
         budget_s: float = 2.0,
         repeats: int = 3,
         mode: str = "latency",
+        spread: float = 0.05,
+        min_rounds: int = 3,
+        max_rounds: int = 15,
     ) -> None:
         if mode not in ("latency", "throughput"):
             raise ConfigError(f"objective performance: mode must be 'latency' or 'throughput', got {mode!r}")
         if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
             raise ConfigError(f"objective performance: repeats must be a positive integer, got {repeats!r}")
-        self.warmup = warmup
-        self.iterations = iterations
-        self.min_iterations = min_iterations
-        self.budget_s = budget_s
-        self.repeats = repeats
-        self.mode = mode
+        self.warmup, self.iterations, self.min_iterations = warmup, iterations, min_iterations
+        self.budget_s, self.repeats, self.mode = budget_s, repeats, mode
+        self.spread, self.min_rounds, self.max_rounds = spread, min_rounds, max_rounds
         self.higher_is_better = mode == "throughput"
         self.unit = "samples/s" if mode == "throughput" else "ms"
         self.batch_size: int | None = None  # of the last measurement: latency means "per batch of N"
+        self.reference_model: object | None = None
+        self.reference_ms: float | None = None  # FP32 latency, timed alone
+        self.last: dict[str, float] = {}
 
     def measure(self, backend: Backend, model: object, dataloader: DataLoader) -> float:
+        if self.reference_model is None or model is self.reference_model:
+            latency = self._alone(backend, model, dataloader)
+            if model is self.reference_model:
+                self.reference_ms = latency
+        else:
+            latency = self._against_reference(backend, model, dataloader)
+        if self.mode == "throughput":
+            return (self.batch_size or 1) * 1000.0 / latency if latency > 0 else math.inf
+        return latency
+
+    def _alone(self, backend: Backend, model: object, dataloader: DataLoader) -> float:
         # the first repeat, after the warm-up, is also the probe that sizes the others
         first = backend.benchmark(model, dataloader, warmup=self.warmup, iterations=self.min_iterations)
-        latencies, batch = [float(first.latency_ms)], first.batch_size
-        self.batch_size = batch
+        latencies = [float(first.latency_ms)]
+        self.batch_size = first.batch_size
         if self.repeats > 1:
             affordable = int(self.budget_s * 1000.0 / max(first.latency_ms, 1e-6))
             total = max(self.min_iterations, min(self.iterations, affordable))
@@ -75,10 +93,42 @@ class Performance:
             for _ in range(self.repeats - 1):
                 result = backend.benchmark(model, dataloader, warmup=1, iterations=per_repeat)
                 latencies.append(float(result.latency_ms))
-        latency = statistics.median(latencies)
-        if self.mode == "throughput":
-            return (batch or 1) * 1000.0 / latency if latency > 0 else math.inf
-        return latency
+        return statistics.median(latencies)
+
+    def _against_reference(self, backend: Backend, model: object, dataloader: DataLoader) -> float:
+        import time
+
+        reference = self.reference_model
+        if self.reference_ms is None:  # a resumed run or a worker: FP32 was timed elsewhere
+            self.reference_ms = self._alone(backend, reference, dataloader)
+        start = time.monotonic()
+        backend.benchmark(model, dataloader, warmup=self.warmup, iterations=1)  # warm the candidate
+        ratios = []
+        while len(ratios) < self.max_rounds:
+            # A-B-B-A: a load that rises or falls steadily through the round cancels out
+            f1, t1, t2, f2 = (
+                backend.benchmark(m, dataloader, warmup=1, iterations=self.min_iterations)
+                for m in (reference, model, model, reference)
+            )
+            self.batch_size = t1.batch_size
+            ratios.append((t1.latency_ms + t2.latency_ms) / max(f1.latency_ms + f2.latency_ms, 1e-9))
+            enough = len(ratios) >= self.min_rounds
+            if enough and (
+                relative_spread(ratios) <= self.spread or time.monotonic() - start > self.budget_s
+            ):
+                break
+        ratio = statistics.median(ratios)
+        self.last = {"ratio_to_fp32": ratio, "spread": relative_spread(ratios), "rounds": float(len(ratios))}
+        return ratio * self.reference_ms
+
+
+def relative_spread(values: list[float]) -> float:
+    """Interquartile range over the median (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    median = statistics.median(values)
+    return (q3 - q1) / median if median else math.inf
 
 
 class Throughput(Performance):
@@ -208,9 +258,13 @@ class Weighted:
 
 
 def objective_parts(objective: Objective, value: float) -> dict[str, float]:
-    """The raw figures behind the last measurement of a weighted objective (for the run log), {} else."""
+    """The raw figures behind the last measurement (for the trial's details and the run log): a
+    weighted objective's parts, a latency's ratio to FP32 and the spread of that ratio."""
     if isinstance(objective, Weighted):
         return {**objective.last, "score": value}
+    if isinstance(objective, Performance) and objective.last:
+        parts, objective.last = dict(objective.last), {}
+        return parts
     return {}
 
 
@@ -224,8 +278,13 @@ def measured_batch(objective: Objective) -> int | None:
 
 
 def bind_reference(objective: Objective, model: object) -> Objective:
-    """Tell an objective that normalises by FP32 (:class:`Weighted`) which model FP32 is."""
+    """Tell an objective that measures against FP32 (:class:`Weighted`, :class:`Performance`) which
+    model FP32 is."""
     if isinstance(objective, Weighted):
+        objective.reference_model = model
+        for part in objective.parts.values():
+            bind_reference(part, model)
+    elif isinstance(objective, Performance):
         objective.reference_model = model
     return objective
 

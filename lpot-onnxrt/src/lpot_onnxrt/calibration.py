@@ -40,22 +40,6 @@ class _Reader:
         self._feeds: Iterator[dict[str, np.ndarray]] = (feeds(self._session, inputs) for inputs in batches)
         self.samples = 0
 
-    def uniform(self) -> None:
-        """Re-cut the (already sampling-size-limited) data into equal batches.
-
-        ORT's histogram calibrators (Entropy, Percentile) stack every batch's outputs into one
-        array and fail on a short last batch, so they get batches of the largest size that divides
-        the sample count and is no larger than the first batch.
-        """
-        chunks = list(self._feeds)
-        if not chunks:
-            return
-        names = list(chunks[0])
-        whole = {n: np.concatenate([c[n] for c in chunks]) for n in names}
-        total, first = len(whole[names[0]]), len(chunks[0][names[0]])
-        size = max(d for d in range(1, first + 1) if total % d == 0)
-        self._feeds = iter([{n: whole[n][i : i + size] for n in names} for i in range(0, total, size)])
-
     def get_next(self) -> dict[str, np.ndarray] | None:
         feed = next(self._feeds, None)
         if feed is not None:
@@ -70,14 +54,40 @@ class _Reader:
         return 0
 
 
+def _collect(calibrator: Any, reader: _Reader, algorithm: str) -> None:
+    """Run the calibration data through ORT's calibrator.
+
+    ORT's histogram calibrators (Entropy, Percentile) stack all the batches of one ``collect_data``
+    call into one array, which fails on a short last batch and on batches of other sequence
+    lengths (a text loader padding each batch to its longest sentence). Their histograms merge
+    across calls, so they are given one batch per call; MinMax takes the stream in one call.
+    """
+    if algorithm == "minmax":
+        calibrator.collect_data(reader)
+        return
+    for feed in reader:
+        calibrator.collect_data(_Once(feed))
+    if reader.samples == 0:
+        raise DataError("the calibration dataloader yielded no samples")
+
+
+class _Once:
+    """A data reader of one batch."""
+
+    def __init__(self, feed: dict[str, np.ndarray]) -> None:
+        self.feed: dict[str, np.ndarray] | None = feed
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        feed, self.feed = self.feed, None
+        return feed
+
+
 def calibrate(model: onnx.ModelProto, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
     from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
 
     if spec.algorithm not in ALGORITHMS:
         raise DataError(f"calibration algorithm {spec.algorithm!r} is not one of {sorted(ALGORITHMS)}")
     reader = _Reader(model, batches)
-    if spec.algorithm != "minmax":
-        reader.uniform()
     with tempfile.TemporaryDirectory(prefix="lpot-ort-calib-") as tmp:
         path = Path(tmp) / "model.onnx"
         onnx.save_model(model, str(path))
@@ -91,7 +101,7 @@ def calibrate(model: onnx.ModelProto, batches: Iterable[Any], spec: CalibrationS
         )
         with contextlib.redirect_stdout(io.StringIO()):  # ORT's histogram calibrators print progress
             try:
-                calibrator.collect_data(reader)
+                _collect(calibrator, reader, spec.algorithm)
             except DataError:
                 raise
             except ValueError:

@@ -18,6 +18,7 @@ import onnx
 
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import Approach, Capability, OpCapability, OpKey, TensorChoices
+from lpot_onnxrt.units import folded_activations
 
 WEIGHTED = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
 ALGORITHMS = ("minmax", "kl", "percentile")
@@ -66,8 +67,9 @@ def build_capability(model: onnx.ModelProto, cpu: CpuFeatures | None = None) -> 
     static_types = static_op_types()
     opwise: dict[OpKey, OpCapability] = {}
     tensors: dict[str, tuple[str, ...]] = {}
+    folded = folded_activations(model)  # they leave INT8 with their producer (lpot_onnxrt.units)
     for node in model.graph.node:
-        if node.op_type not in static_types:
+        if node.op_type not in static_types or node.name in folded:
             continue
         opwise[OpKey(node.name, node.op_type)] = weighted if _has_weight(node, initializers) else plain
         own_inputs = tuple(t for t in node.input if t in graph_inputs)  # nobody else ranges these

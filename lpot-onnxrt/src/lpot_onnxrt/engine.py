@@ -80,7 +80,7 @@ class OnnxRuntimeEngine:
 
         session = self._session(model)
         names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, session.run(None, feeds(session, inputs))))
+        return {n: _array(v) for n, v in zip(names, session.run(None, feeds(session, inputs)))}
 
     def inspect(self, model: Any, inputs: Any, ops: Iterable[OpKey]) -> dict[str, Any]:
         from lpot_onnxrt.inspection import Probe
@@ -124,3 +124,14 @@ class OnnxRuntimeEngine:
 
         path = Path(path)
         return read_model(path / "model.onnx" if path.is_dir() else path)
+
+
+def _array(value: Any) -> Any:
+    """An output as an array: scikit-learn exports (skl2onnx's ZipMap) give a list of
+    ``{class: probability}`` per sample, turned into a samples x classes matrix (classes sorted)."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        import numpy as np
+
+        keys = sorted(value[0])
+        return np.asarray([[row[k] for k in keys] for row in value], dtype=np.float32)
+    return value

@@ -38,21 +38,31 @@ def is_quantized(model: onnx.ModelProto) -> bool:
     return any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
 
 
+def symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """ORT's symbolic shape inference (what quant_pre_process runs first), or None where it fails
+    (exported transformers with ``Min(512, sequence)`` dims): then the graph is pre-processed once
+    without it, instead of twice (a failed attempt, then the retry)."""
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    try:
+        return SymbolicShapeInference.infer_shapes(model, 2**31 - 1, False, False, 0)
+    except Exception as exc:
+        log.info("symbolic shape inference failed (%s); pre-processing without it", exc)
+        return None
+
+
 def preprocess(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Named nodes, optimized and shape-inferred; symbolic shape inference is skipped if it fails."""
+    """Named nodes, optimized and shape-inferred, in one pass of ORT's quantization pre-processing."""
     if is_preprocessed(model) or is_quantized(model):
         return model  # a quantized graph must not be re-optimized: constant folding could undo it
     from onnxruntime.quantization import quant_pre_process
 
     named = name_nodes(model)
+    inferred = symbolic_shapes(named)
     with tempfile.TemporaryDirectory(prefix="lpot-ort-") as tmp:
         src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
-        onnx.save_model(named, str(src))
-        try:
-            quant_pre_process(str(src), str(dst))
-        except Exception as exc:  # symbolic shape inference fails on some exported graphs
-            log.info("symbolic shape inference failed (%s); pre-processing without it", exc)
-            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        onnx.save_model(inferred if inferred is not None else named, str(src))
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
         result = onnx.load_model(str(dst))
     result = name_nodes(result)  # optimizations may add unnamed nodes
     entry = result.metadata_props.add()

@@ -8,6 +8,7 @@ cached statistics, so a trial costs a graph rewrite, not a calibration pass.
 from __future__ import annotations
 
 import tempfile
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import onnx
 
 from lpot.errors import QuantizationError
 from lpot.recipe import Recipe
+from lpot_onnxrt.units import unfuse_gemm, with_folded
 
 QTYPES = {"int8": "QInt8", "uint8": "QUInt8"}
 
@@ -55,18 +57,33 @@ def quantize_static(
     if not ranges:
         raise QuantizationError("static quantization needs calibration statistics; none were given")
     s = settings(recipe)
+    include = with_folded(model, include)
     exclude = [n.name for n in model.graph.node if n.name not in include]
     fmt = recipe.options.get("format", "qdq")
     if fmt not in ("qdq", "qoperator"):
         raise QuantizationError(f"unknown ONNX quantization format {fmt!r}; expected 'qdq' or 'qoperator'")
+    inferred = save_and_reload_model_with_shape_infer(model)
+    try:
+        return _run(_quantizer(fmt, inferred, s, _tensors_data(ranges), include, exclude))
+    except Exception as exc:
+        if "_adjust_weight_scale_for_int32_bias" not in traceback.format_exc():
+            raise QuantizationError(
+                f"ONNX Runtime could not quantize with {s} ({fmt}): {type(exc).__name__}: {exc}"
+            ) from exc
+    # ORT 1.32 fails in its int32-bias weight-scale adjustment on per-channel Gemm ("truth value of an
+    # array is ambiguous"); quantizing without that adjustment is what quantize_static's users do.
+    s = {**s, "extra": {"QDQDisableWeightAdjustForInt32Bias": True}}
     try:
         inferred = save_and_reload_model_with_shape_infer(model)
-        quantizer = _quantizer(fmt, inferred, s, _tensors_data(ranges), include, exclude)
-        quantizer.quantize_model()
+        return _run(_quantizer(fmt, inferred, s, _tensors_data(ranges), include, exclude))
     except Exception as exc:
         raise QuantizationError(
             f"ONNX Runtime could not quantize with {s} ({fmt}): {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _run(quantizer: Any) -> onnx.ModelProto:
+    quantizer.quantize_model()
     return quantizer.model.model
 
 
@@ -86,7 +103,11 @@ def _quantizer(
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     act, weight = getattr(QuantType, QTYPES[s["activation"]]), getattr(QuantType, QTYPES[s["weight"]])
-    extra = {"ActivationSymmetric": s["activation_symmetric"], "WeightSymmetric": s["weight_symmetric"]}
+    extra = {
+        "ActivationSymmetric": s["activation_symmetric"],
+        "WeightSymmetric": s["weight_symmetric"],
+        **s.get("extra", {}),
+    }
     types = sorted(set(QDQRegistry) | set(QLinearOpsRegistry))
     common = (tensors_data, include, exclude, types, extra)
     if fmt == "qoperator":
@@ -103,6 +124,7 @@ def quantize_dynamic(model: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
     if not include:
         return model
     s = settings(recipe)
+    model = unfuse_gemm(model, include)  # ORT's dynamic quantizer knows MatMul, not Gemm
     with tempfile.TemporaryDirectory(prefix="lpot-ort-dyn-") as tmp:
         out = Path(tmp) / "dynamic.onnx"
         try:

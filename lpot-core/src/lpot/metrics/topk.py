@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from lpot.errors import ConfigError
+from lpot.errors import ConfigError, DataError
 from lpot.metrics._arrays import label_ids, to_numpy
 
 
@@ -26,7 +26,13 @@ class TopK:
 
     def update(self, preds: Any, labels: Any) -> None:
         scores = to_numpy(preds, "predictions")
-        scores = scores.reshape(-1, scores.shape[-1]) if scores.ndim > 1 else scores.reshape(-1, 1)
+        if scores.ndim < 2:
+            raise DataError(
+                f"metric topk scores a class-score matrix (samples x classes), but the model output has "
+                f"shape {list(scores.shape)}: a label output? Choose the scores output with "
+                "model.outputs: [name], or use metric accuracy for predicted labels"
+            )
+        scores = scores.reshape(-1, scores.shape[-1])
         truth = label_ids(to_numpy(labels, "labels"), scores.shape[0])
         k = min(self.k, scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]

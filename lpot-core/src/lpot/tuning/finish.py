@@ -36,6 +36,12 @@ def finish(
         recipe, accuracy = best.recipe, best.accuracy
         model, objective = _best_model(ctx, best, remote)
     warnings = _warnings(job.objective, baseline_objective, objective, status)
+    if best is not None and not recipe.quantized_ops() and not _other_precision(recipe):
+        warnings.insert(
+            0,
+            "the returned recipe quantizes no op: the model is the FP32 one (no INT8 recipe met the "
+            "goal, or the backend quantizes none of its ops)",
+        )
     if job.performance_only:
         warnings.insert(
             0, "accuracy was not evaluated (tuning.exit_policy.performance_only): check it yourself"
@@ -74,6 +80,11 @@ def finish(
     if job.tensorboard and model is not job.model:
         _tensorboard(ctx, result)
     return result
+
+
+def _other_precision(recipe: Any) -> bool:
+    """A recipe that leaves INT8 for another low precision (BF16 ops, a BF16 model family)."""
+    return any(c.activation.dtype == "bf16" for c in recipe.ops.values()) or "bf16" in str(recipe.options)
 
 
 def _best_model(ctx: RunContext, best: Trial, remote: bool) -> tuple[Any, float | None]:

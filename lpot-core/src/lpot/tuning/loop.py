@@ -279,8 +279,10 @@ class _Run:
         self.ctx.events.emit(
             "trial", **{k: v for k, v in trial.to_row().items() if k not in ("recipe", "details")}
         )
-        if "objective_parts" in trial.details:
-            self.ctx.events.emit("weighted objective", trial=trial.index, **trial.details["objective_parts"])
+        parts = trial.details.get("objective_parts")
+        if parts:
+            name = "weighted objective" if "score" in parts else "objective measured"
+            self.ctx.events.emit(name, trial=trial.index, **parts)
         if "slice_bound" in trial.details:
             self.ctx.events.emit(
                 "staged evaluation",
