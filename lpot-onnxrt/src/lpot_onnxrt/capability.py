@@ -80,12 +80,19 @@ def build_capability(model: onnx.ModelProto, cpu: CpuFeatures | None = None) -> 
 
 
 def build_dynamic_capability(model: onnx.ModelProto) -> Capability:
-    """Dynamic quantization quantizes weights ahead of time and activations on the fly."""
+    """Dynamic quantization quantizes weights ahead of time and activations on the fly. A Gemm with
+    a constant weight (what ORT's optimizer makes of MatMul + Add) is quantized as the MatMul it was
+    (:func:`lpot_onnxrt.units.unfuse_gemm`)."""
     dynamic_types = dynamic_op_types()
     cap = OpCapability(
         activation=TensorChoices(dtype=("int8", "fp32")), weight=TensorChoices(dtype=("int8",))
     )
-    opwise = {OpKey(n.name, n.op_type): cap for n in model.graph.node if n.op_type in dynamic_types}
+    initializers = {i.name for i in model.graph.initializer}
+    opwise = {
+        OpKey(n.name, n.op_type): cap
+        for n in model.graph.node
+        if n.op_type in dynamic_types or (n.op_type == "Gemm" and _has_weight(n, initializers))
+    }
     return Capability(
         opwise=opwise,
         approaches=(Approach.DYNAMIC,),

@@ -6,8 +6,12 @@ native model for the whole run: baseline, calibration and every trial see the sa
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnx
@@ -38,6 +42,21 @@ def is_quantized(model: onnx.ModelProto) -> bool:
     return any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
 
 
+_CWD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _scratch_cwd() -> Iterator[None]:
+    """Run in a throw-away working directory, so that nothing is left in the user's."""
+    with _CWD_LOCK, tempfile.TemporaryDirectory(prefix="lpot-ort-") as tmp:
+        previous = os.getcwd()
+        os.chdir(tmp)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+
 def symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     """ORT's symbolic shape inference (what quant_pre_process runs first), or None where it fails
     (exported transformers with ``Min(512, sequence)`` dims): then the graph is pre-processed once
@@ -45,7 +64,8 @@ def symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
-        return SymbolicShapeInference.infer_shapes(model, 2**31 - 1, False, False, 0)
+        with _scratch_cwd():  # on failure ORT dumps the whole model into the working directory
+            return SymbolicShapeInference.infer_shapes(model, 2**31 - 1, False, False, 0)
     except Exception as exc:
         log.info("symbolic shape inference failed (%s); pre-processing without it", exc)
         return None
