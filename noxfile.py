@@ -103,7 +103,9 @@ def bench(session: nox.Session) -> None:
     session.install(TORCH)  # first and exact: fast_path.py times torch eager next to ONNX Runtime
     session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK, *FAST_PATH_STACK, TORCH)
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_")):  # their own venvs: bench_<name>
+        if script.name.startswith(
+            ("_", "mxnet_", "pytorch_", "tensorflow_")
+        ):  # helpers; own venvs: bench_<name>
             continue
         if script.name in ("tuning_efficiency.py", "sparsity.py"):  # bench_inc / bench_pytorch
             continue

@@ -73,14 +73,23 @@ def tiny_encoder(hidden: int = 16, heads: int = 4, seed: int = 0) -> onnx.ModelP
     scale = b.const(np.array(np.sqrt(hidden // heads), np.float32))
     probs = b.op("Softmax", [b.op("Div", [b.op("MatMul", [query, key]), scale])], axis=-1)
     context = b.op("MatMul", [probs, value])
-    merged = b.op("Reshape", [b.op("Transpose", [context], perm=[0, 2, 1, 3]), b.const(np.array([0, 0, hidden], np.int64))])
+    merged = b.op(
+        "Reshape",
+        [b.op("Transpose", [context], perm=[0, 2, 1, 3]), b.const(np.array([0, 0, hidden], np.int64))],
+    )
     attended = _layernorm(b, b.op("Add", [_linear(b, merged, hidden, hidden), x]), hidden)
     inner = _erf_gelu(b, _linear(b, attended, hidden, 4 * hidden))
     out = _layernorm(b, b.op("Add", [_linear(b, inner, 4 * hidden, hidden), attended]), hidden)
-    return b.model([helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", hidden])], out, ["batch", "seq", hidden])
+    return b.model(
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", hidden])],
+        out,
+        ["batch", "seq", hidden],
+    )
 
 
-def encoder_inputs(hidden: int = 16, batches: int = 4, seed: int = 1, outlier: float = 40.0) -> list[np.ndarray]:
+def encoder_inputs(
+    hidden: int = 16, batches: int = 4, seed: int = 1, outlier: float = 40.0
+) -> list[np.ndarray]:
     """Inputs with two outlier channels, the activation shape SmoothQuant is for."""
     rng = np.random.default_rng(seed)
     out = []
@@ -96,14 +105,24 @@ def conv_chain(seed: int = 0, clip: bool = True) -> onnx.ModelProto:
     """Conv -> Clip(0,6)/Relu -> depthwise Conv -> Clip/Relu -> 1x1 Conv -> GAP -> Gemm, with
     depthwise channel ranges spread over two orders of magnitude (the case CLE is for)."""
     b = _Builder(seed)
-    act = (lambda x: b.op("Clip", [x, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))])) if clip else (lambda x: b.op("Relu", [x]))
+    act = (
+        (lambda x: b.op("Clip", [x, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))]))
+        if clip
+        else (lambda x: b.op("Relu", [x]))
+    )
     stem = b.op("Conv", ["image", b.weight(8, 3, 3, 3, scale=0.4), b.weight(8, scale=0.1)], pads=[1, 1, 1, 1])
-    spread = (np.logspace(-1.5, 0.5, 8)[:, None, None, None] * b.rng.standard_normal((8, 1, 3, 3))).astype(np.float32)
+    spread = (np.logspace(-1.5, 0.5, 8)[:, None, None, None] * b.rng.standard_normal((8, 1, 3, 3))).astype(
+        np.float32
+    )
     dw = b.op("Conv", [act(stem), b.const(spread), b.weight(8, scale=0.1)], group=8, pads=[1, 1, 1, 1])
     project = b.op("Conv", [act(dw), b.weight(12, 8, 1, 1, scale=0.5), b.weight(12, scale=0.1)])
     pooled = b.op("Flatten", [b.op("GlobalAveragePool", [project])])
     logits = b.op("Gemm", [pooled, b.weight(5, 12, scale=0.5), b.weight(5, scale=0.1)], transB=1)
-    return b.model([helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 12, 12])], logits, ["batch", 5])
+    return b.model(
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 12, 12])],
+        logits,
+        ["batch", 5],
+    )
 
 
 def images(batches: int = 4, seed: int = 2) -> list[np.ndarray]:
@@ -139,7 +158,10 @@ def fixed_range_qdq(model: onnx.ModelProto, batches: list[np.ndarray], **options
         with tempfile.TemporaryDirectory() as tmp:
             onnx.save(m, f"{tmp}/m.onnx")
             calibrator = create_calibrator(
-                f"{tmp}/m.onnx", None, augmented_model_path=f"{tmp}/a.onnx", calibrate_method=CalibrationMethod.MinMax
+                f"{tmp}/m.onnx",
+                None,
+                augmented_model_path=f"{tmp}/a.onnx",
+                calibrate_method=CalibrationMethod.MinMax,
             )
             calibrator.collect_data(Reader())
             return calibrator.compute_data()

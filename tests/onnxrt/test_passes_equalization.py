@@ -20,7 +20,11 @@ def _weights(model):
 def _depthwise_spread(model) -> float:
     """max/min per-channel weight range of the depthwise conv."""
     inits = _weights(model)
-    dw = next(n for n in model.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute))
+    dw = next(
+        n
+        for n in model.graph.node
+        if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)
+    )
     ranges = np.abs(inits[dw.input[1]]).max(axis=(1, 2, 3))
     return float(ranges.max() / ranges.min())
 

@@ -49,7 +49,9 @@ def test_without_insert_mul_only_free_folds_happen(encoder, data):
 
 
 def test_alpha_search_beats_plain_static_int8(encoder, data):
-    quantize = fixed_range_qdq(encoder, data, recalibrate=True, extra={"OpTypesToExcludeOutputQuantization": ["MatMul"]})
+    quantize = fixed_range_qdq(
+        encoder, data, recalibrate=True, extra={"OpTypesToExcludeOutputQuantization": ["MatMul"]}
+    )
     plain = output_error(run_batches(encoder, data), run_batches(quantize(encoder), data))
     search = search_alpha(encoder, data, quantize, alphas=(0.5, 0.75))
     assert set(search.errors) == {0.5, 0.75}

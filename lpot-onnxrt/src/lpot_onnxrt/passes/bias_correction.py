@@ -115,7 +115,8 @@ def paired_outputs(
     from lpot_onnxrt.sessions import feeds, make_session
 
     sessions = []
-    for model, names in ((fp32, [l.output for l in layers]), (quantized, [mapping[l.output] for l in layers])):
+    outputs = [layer.output for layer in layers]
+    for model, names in ((fp32, outputs), (quantized, [mapping[name] for name in outputs])):
         session = make_session(probe(model, names))
         sessions.append((session, [o.name for o in session.get_outputs()], set(names)))
     for batch in dataloader:
@@ -182,5 +183,24 @@ def correct_bias(
             continue
         history.append(float(np.abs(shift).mean()))
         current = apply_shift(current, {layer.output: shift})
-        quantized = quantize(current)
+        if not _patch_quantized_bias(quantized, layer.node, shift):
+            quantized = quantize(current)
     return BiasCorrection(current, quantized, tuple(history), len(targets))
+
+
+def _patch_quantized_bias(quantized: onnx.ModelProto, node_name: str, shift: np.ndarray) -> bool:
+    """Add ``shift`` to a QDQ layer's int32 bias in place (what re-quantizing the corrected FP32
+    model would write, since its ranges are fixed), saving a full quantizer run per layer."""
+    graph = Graph(quantized)
+    node = next((n for n in quantized.graph.node if n.name == node_name), None)
+    if node is None or node.op_type not in ("Conv", "Gemm") or len(node.input) < 3:
+        return False
+    dq = graph.producer.get(node.input[2])
+    if dq is None or dq.op_type != "DequantizeLinear" or len(graph.consumers[dq.input[0]]) != 1:
+        return False
+    values, scale = graph.array(dq.input[0]), graph.array(dq.input[1])
+    if values is None or scale is None or values.dtype != np.int32 or values.shape != shift.shape:
+        return False
+    steps = np.round(shift / np.broadcast_to(scale, shift.shape)).astype(np.int64)
+    graph.set(dq.input[0], np.clip(values.astype(np.int64) + steps, -(2**31), 2**31 - 1).astype(np.int32))
+    return True

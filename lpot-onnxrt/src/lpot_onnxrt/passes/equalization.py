@@ -209,7 +209,9 @@ def fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
         factor = gamma / np.sqrt(var + float(attribute(bn, "epsilon", 1e-5)))
         bias = graph.array(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros_like(mean)
         graph.set(node.input[1], weight * factor[:, None, None, None])
-        bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else graph.unique_name(f"{node.name}_bias")
+        bias_name = (
+            node.input[2] if len(node.input) > 2 and node.input[2] else graph.unique_name(f"{node.name}_bias")
+        )
         graph.set(bias_name, (bias - mean) * factor + beta)
         if len(node.input) < 3:
             node.input.append(bias_name)

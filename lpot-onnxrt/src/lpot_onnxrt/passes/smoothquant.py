@@ -73,7 +73,8 @@ def find_groups(model: onnx.ModelProto) -> list[SmoothGroup]:
         if graph.is_constant(tensor):
             continue
         linear = [
-            (n, w) for n in readers
+            (n, w)
+            for n in readers
             if n.op_type in ("MatMul", "Gemm") and n.input[0] == tensor and (w := _weight(graph, n))
         ]
         if linear and len({w[0].shape[0] for _, w in linear}) == 1:
@@ -130,7 +131,7 @@ def smooth(
         if kind is None:
             skipped.append(group.activation)
             continue
-        for node, (w, name) in zip(readers, weights):
+        for node, (w, _) in zip(readers, weights):
             scaled = w * scales[:, None]
             transposed = node.op_type == "Gemm" and attribute(node, "transB", 0)
             graph.set(_private(graph, node, 1), scaled.T if transposed else scaled)
@@ -241,7 +242,9 @@ def _insert_mul(graph: Graph, tensor: str, readers: list[onnx.NodeProto], scales
     inverse = graph.unique_name(f"{tensor}_smooth_inv")
     graph.set(inverse, (1.0 / scales).astype(np.float32))
     smoothed = graph.unique_name(f"{tensor}_smoothed")
-    mul = helper.make_node("Mul", [tensor, inverse], [smoothed], name=graph.unique_name(f"{tensor}_SmoothMul"))
+    mul = helper.make_node(
+        "Mul", [tensor, inverse], [smoothed], name=graph.unique_name(f"{tensor}_SmoothMul")
+    )
     first = min(list(graph.graph.node).index(r) for r in readers)
     graph.graph.node.insert(first, mul)
     for reader in readers:

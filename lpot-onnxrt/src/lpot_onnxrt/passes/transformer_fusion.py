@@ -43,7 +43,13 @@ FUSED_OPS = (
 OPT_LEVELS = {0: None, 1: "basic", 2: "extended", 99: "all"}
 # What ORT's optimizer disables before fusing (they rewrite the patterns it matches).
 _DISABLED = ("ConstantSharing",)
-_DISABLED_ABOVE_BASIC = ("MatMulScaleFusion", "MatMulAddFusion", "MatmulTransposeFusion", "GemmActivationFusion", "BiasSoftmaxFusion")
+_DISABLED_ABOVE_BASIC = (
+    "MatMulScaleFusion",
+    "MatMulAddFusion",
+    "MatmulTransposeFusion",
+    "GemmActivationFusion",
+    "BiasSoftmaxFusion",
+)
 
 
 @dataclass(frozen=True)
