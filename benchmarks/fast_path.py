@@ -172,7 +172,13 @@ def _minilm_variants(plain: onnx.ModelProto, calib) -> tuple[dict, dict]:
         "static INT8 QDQ MatMul (outputs float)": static(plain),
         "static INT8 QDQ MatMul + fusions": static(fusion.model),
     }
-    sq = search_alpha(plain, calib, static, alphas=(0.5, 0.6, 0.7, 0.8, 0.9))
+    masks = [b["attention_mask"] for b in calib]
+
+    def pooled_error(reference, candidate):  # what the embedding uses: real tokens, mean-pooled
+        pairs = [(_mean_pool(f, m), _mean_pool(q, m)) for f, q, m in zip(reference, candidate, masks)]
+        return 1.0 - _cosine(np.concatenate([f for f, _ in pairs]), np.concatenate([q for _, q in pairs]))
+
+    sq = search_alpha(plain, calib, static, alphas=(0.5, 0.6, 0.7, 0.8, 0.9), error=pooled_error)
     variants[f"static INT8 + SmoothQuant a={sq.alpha}"] = static(sq.result.model)
     notes = {
         "fusions": fusion.fused,

@@ -276,11 +276,14 @@ def search_alpha(
     alphas: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
     *,
     insert_mul: bool = True,
+    error: Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], float] = output_error,
 ) -> AlphaSearch:
     """The alpha whose smoothed-then-``quantize``-d model is closest to FP32 on the data.
 
     ``quantize`` is the caller's static INT8 (it calibrates the smoothed graph itself), so the
-    search measures what deployment will run, not a per-layer proxy.
+    search measures what deployment will run, not a per-layer proxy. ``error`` compares the
+    first output per batch (FP32 list, INT8 list); pass one that ignores what the task ignores
+    (padding positions of a mean-pooled encoder, say).
     """
     from lpot_onnxrt.passes.statistics import run_outputs
 
@@ -290,7 +293,7 @@ def search_alpha(
     best: SmoothResult | None = None
     for alpha in alphas:
         result = smooth(model, maxima, alpha, insert_mul=insert_mul)
-        errors[alpha] = output_error(reference, run_outputs(quantize(result.model), dataloader))
+        errors[alpha] = error(reference, run_outputs(quantize(result.model), dataloader))
         if best is None or errors[alpha] < errors[best.alpha]:
             best = result
     if best is None:
