@@ -35,6 +35,7 @@ def test_relu_chain_keeps_its_function_and_equalizes_ranges():
     assert [(p.first, p.second) for p in result.pairs] == [("Conv_1", "Conv_3"), ("Conv_3", "Conv_5")]
     np.testing.assert_allclose(run(result.model, images()), run(model, images()), rtol=1e-4, atol=1e-4)
     assert _depthwise_spread(result.model) < _depthwise_spread(model) / 5
+    assert result.range_ratio_after < result.range_ratio_before
 
 
 def test_exact_clip_policy_keeps_relu6_function_with_per_channel_bounds():

@@ -47,7 +47,7 @@ class EqualizationResult:
     model: onnx.ModelProto
     pairs: tuple[ConvPair, ...] = ()
     clip_policy: str = "relu"
-    range_ratio_before: float = 0.0  # median over pairs of max/min per-channel weight range
+    range_ratio_before: float = 0.0  # median over paired depthwise convs of their channel-range spread
     range_ratio_after: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -125,7 +125,8 @@ def equalize(model: onnx.ModelProto, *, clip: str = "relu", iterations: int = 2)
         raise ConfigError(f"equalization iterations={iterations!r}: expected at least 1")
     out = fold_batchnorm(model)
     pairs = [p for p in find_pairs(out) if not (p.bounded and clip == "skip")]
-    before = _range_ratio(out)
+    convs = {p.first for p in pairs} | {p.second for p in pairs}
+    before = _range_ratio(out, convs)
     bounds: dict[str, np.ndarray] = {}
     for _ in range(iterations):
         graph = Graph(out)
@@ -135,7 +136,7 @@ def equalize(model: onnx.ModelProto, *, clip: str = "relu", iterations: int = 2)
             if pair.bounded and clip == "exact":
                 bounds[pair.activation] = bounds.get(pair.activation, 1.0) / scales
     _rewrite_clips(out, pairs, clip, bounds)
-    return EqualizationResult(out, tuple(pairs), clip, before, _range_ratio(out))
+    return EqualizationResult(out, tuple(pairs), clip, before, _range_ratio(out, convs))
 
 
 def _equalize_pair(graph: Graph, first: onnx.NodeProto, second: onnx.NodeProto) -> np.ndarray:
@@ -177,18 +178,19 @@ def _rewrite_clips(
         model.graph.node.insert(list(model.graph.node).index(node) + 1, minimum)
 
 
-def _range_ratio(model: onnx.ModelProto) -> float:
-    """Median over convs of (largest / smallest nonzero per-output-channel weight range)."""
+def _range_ratio(model: onnx.ModelProto, convs: set[str]) -> float:
+    """Median over the equalized depthwise convs (the ones CLE is for) of the spread of their
+    per-channel weight ranges (95th / 5th percentile: a dead channel must not decide it)."""
     graph = Graph(model)
     ratios = []
     for node in model.graph.node:
-        weight = _conv_weight(graph, node)
+        weight = _conv_weight(graph, node) if node.name in convs and _is_depthwise(graph, node) else None
         if weight is None or weight.shape[0] < 2:
             continue
         ranges = np.abs(weight).max(axis=(1, 2, 3))
-        ranges = ranges[ranges > 0]
-        if ranges.size > 1:
-            ratios.append(float(ranges.max() / ranges.min()))
+        low, high = np.percentile(ranges, [5, 95])
+        if low > 0:
+            ratios.append(float(high / low))
     return float(np.median(ratios)) if ratios else 0.0
 
 
