@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -205,8 +207,13 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     not, and ORT's quantizers refuse a MatMul whose output type they cannot find)."""
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    try:
-        return SymbolicShapeInference.infer_shapes(model, auto_merge=True)
-    except Exception:  # noqa: BLE001 - a graph it cannot follow still runs; quantizers then need types
-        logging.getLogger("lpot.onnxrt").info("symbolic shape inference failed on the fused graph")
-        return model
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="lpot-ort-shapes-") as tmp:
+        os.chdir(tmp)  # on an incomplete inference ORT saves its partial model into the cwd
+        try:
+            return SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+        except Exception:  # noqa: BLE001 - a graph it cannot follow still runs; quantizers then need types
+            logging.getLogger("lpot.onnxrt").info("symbolic shape inference failed on the fused graph")
+            return model
+        finally:
+            os.chdir(previous)
