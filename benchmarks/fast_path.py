@@ -6,7 +6,10 @@ FP32, ORT FP32 with the fusions / baked graph optimization, INT8 with and withou
 ``lpot_onnxrt.passes``, and the hand-made ORT paths. Latency at batch 1 and 8 (text) / 16
 (images): every model timed in turn, round after round (interleaved, so machine drift hits all
 alike), median ms and the min-max over rounds; ORT sessions with 2 intra-op threads and
-``session.intra_op.allow_spinning=0``, torch with 2 threads.
+``session.intra_op.allow_spinning=0``, torch with 2 threads. The load average is printed: on
+shared cores torch's 2 OpenMP threads degrade far more than ORT's non-spinning pool (MiniLM b1
+measured 54 ms at 1 thread vs 147-240 ms at 2 threads at load ~5), so read the "x eager" column
+only from a quiet run.
 
 Run: ``nox -s bench`` or ``python benchmarks/fast_path.py [--rounds N] [--only minilm|efficientnet]``.
 """
