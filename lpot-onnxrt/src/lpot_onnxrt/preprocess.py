@@ -46,7 +46,7 @@ _CWD_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _scratch_cwd() -> Iterator[None]:
+def scratch_cwd() -> Iterator[None]:
     """Run in a throw-away working directory, so that nothing is left in the user's."""
     with _CWD_LOCK, tempfile.TemporaryDirectory(prefix="lpot-ort-") as tmp:
         previous = os.getcwd()
@@ -64,7 +64,7 @@ def symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
-        with _scratch_cwd():  # on failure ORT dumps the whole model into the working directory
+        with scratch_cwd():  # on failure ORT dumps the whole model into the working directory
             return SymbolicShapeInference.infer_shapes(model, 2**31 - 1, False, False, 0)
     except Exception as exc:
         log.info("symbolic shape inference failed (%s); pre-processing without it", exc)
