@@ -54,6 +54,26 @@ def quantize(backend: Backend, model: Any, recipe: Recipe, stats: dict[str, Stat
     return backend.quantize(model, recipe, stats, space_of(backend, model).tensors, **kwargs)
 
 
+def stats_for(
+    backend: Backend,
+    model: Any,
+    space: TuningSpace,
+    recipe: Recipe,
+    loader: Any,
+    cache: dict[CalibrationSpec, Stats],
+) -> dict[str, Stats]:
+    """The statistics a recipe needs, as the core's calibration store computes them: one
+    calibration per algorithm and per value of the engine's calibrated options."""
+    graph = tuple(sorted((k, v) for k, v in recipe.options.items() if k in space.calibrated_options))
+    out = {}
+    for algorithm in sorted(recipe.calibration_algorithms() | {"minmax"}):
+        spec = CalibrationSpec(algorithm=algorithm, sampling_size=64, graph=graph)
+        if spec not in cache:
+            cache[spec] = backend.calibrate(model, loader, spec)
+        out[algorithm] = cache[spec]
+    return out
+
+
 def first_output(backend: Backend, model: Any, inputs: Any) -> np.ndarray:
     return np.asarray(next(iter(backend.outputs(model, inputs).values())))
 
@@ -166,18 +186,21 @@ class BackendConformance:
     def test_recipes_that_differ_give_models_that_differ(self, backend, model, calib_loader):
         """Honest capability: the space never offers two recipes that build the same model."""
         space = space_of(backend, model)
-        algorithms = {a for _, recipe in variations(space) for a in recipe.calibration_algorithms()}
-        stats = {
-            a: backend.calibrate(model, calib_loader, CalibrationSpec(algorithm=a, sampling_size=64))
-            for a in sorted(algorithms)
-        }
+        cache: dict[CalibrationSpec, Stats] = {}
+
+        def stats(recipe: Recipe) -> dict[str, Stats]:
+            return stats_for(backend, model, space, recipe, calib_loader, cache)
+
+        def build(recipe: Recipe) -> str:
+            return backend.fingerprint(quantize(backend, model, recipe, stats(recipe), calibration=calib_loader))
+
         default = space.default_recipe()
-        base = backend.fingerprint(quantize(backend, model, default, stats))
+        base = build(default)
         same = [
             label
             for label, recipe in variations(space)
-            if backend.fingerprint(quantize(backend, model, recipe, stats)) == base
-            and not _same_ranges(space, default, recipe, stats)
+            if build(recipe) == base
+            and not _same_ranges(space, default, recipe, {**stats(default), **stats(recipe)})
         ]
         assert not same, f"these differ from the default recipe but build the same model: {same}"
 

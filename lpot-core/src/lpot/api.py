@@ -64,7 +64,7 @@ def tune(
             "q_func is the training function of quantization-aware training; set "
             "quantization.approach: quant_aware_training, or pass calibration data as q_dataloader"
         )
-    native = chosen.load(model)
+    native = chosen.prepare(chosen.load(model), approach)
     evaluator = _evaluator(chosen, cfg, eval_func, eval_dataloader, progress)
     tensorboard = cfg.tensorboard or cfg.tuning.tensorboard
     if tensorboard:

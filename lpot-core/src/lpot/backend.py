@@ -69,6 +69,14 @@ class Backend:
     def load(self, model: object) -> Any:
         return self.engine.load(model)
 
+    def prepare(self, model: Any, approach: str) -> Any:
+        """The native model rewritten for ``approach`` by engines that declare
+        :attr:`Feature.PREPARE` (exact FP32 rewrites its quantizer needs: ORT's transformer fusions
+        before dynamic INT8); the model itself otherwise. Baseline and trials all use the result."""
+        if Feature.PREPARE in self.engine.features:
+            return self.engine.prepare(model, approach)
+        return model
+
     def fingerprint(self, model: Any) -> str:
         """A content hash of the model (the engine's deterministic bytes)."""
         return hashlib.sha256(self.engine.serialize(model)).hexdigest()[:32]

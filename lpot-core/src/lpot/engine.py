@@ -14,6 +14,8 @@ boundary is plain Python, numpy or a JSON-able dataclass, so the core never impo
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from lpot.errors import QuantizationError
-from lpot.recipe import Capability, OpKey, Recipe
+from lpot.recipe import Capability, JSONValue, OpKey, Recipe
 
 Range = tuple[float, float]
 # The inputs of one batch: an array, a framework tensor, or a dict of them for multi-input models.
@@ -36,6 +38,7 @@ class Feature(str, Enum):
     OP_WEIGHTS = "op_weights"  # ``op_weights(model, ops)``: weights as each op computes (TensorBoard)
     QAT = "qat"  # ``quantize`` trains through ``QuantizeContext.train``
     BF16 = "bf16"  # capability may offer ``bf16`` (only where the CPU runs it natively)
+    PREPARE = "prepare"  # ``prepare(model, approach)``: the native model rewritten for an approach
 
     __str__ = str.__str__
     __format__ = str.__format__
@@ -47,6 +50,7 @@ FEATURE_MEMBERS: dict[Feature, tuple[str, ...]] = {
     Feature.OP_WEIGHTS: ("op_weights",),
     Feature.QAT: (),
     Feature.BF16: (),
+    Feature.PREPARE: ("prepare",),
 }
 REQUIRED_MEMBERS = (
     "name",
@@ -71,14 +75,26 @@ class CalibrationSpec:
     """What calibration statistics depend on besides the model and the data.
 
     Statistics never depend on which ops fall back, so the core computes them once per spec and
-    hands the same :class:`Stats` to every trial that needs them.
+    hands the same :class:`Stats` to every trial that needs them. ``graph`` holds the recipe's
+    values of the options the engine declared as changing the graph calibration runs on
+    (:attr:`lpot.recipe.Capability.calibrated_options`: SmoothQuant's alpha, equalization), as
+    sorted ``(option, value)`` pairs: the engine transforms the model the same way before
+    calibrating and before quantizing, and every value gets statistics of its own.
     """
 
     algorithm: str = "minmax"
     sampling_size: int = 100
+    graph: tuple[tuple[str, JSONValue], ...] = ()
 
     def key(self) -> str:
-        return f"{self.algorithm}-{self.sampling_size}"
+        if not self.graph:
+            return f"{self.algorithm}-{self.sampling_size}"
+        digest = hashlib.sha256(json.dumps(list(self.graph)).encode()).hexdigest()[:10]
+        return f"{self.algorithm}-{self.sampling_size}-g{digest}"
+
+    @property
+    def graph_options(self) -> dict[str, JSONValue]:
+        return dict(self.graph)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +115,7 @@ class Stats:
         return {
             "algorithm": self.spec.algorithm,
             "sampling_size": self.spec.sampling_size,
+            "graph": [list(item) for item in self.spec.graph],
             "samples_seen": self.samples_seen,
             "ranges": {k: [float(lo), float(hi)] for k, (lo, hi) in self.ranges.items()},
             "artifacts": sorted(self.artifacts),
@@ -106,7 +123,11 @@ class Stats:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], artifacts: Mapping[str, bytes] | None = None) -> Stats:
-        spec = CalibrationSpec(algorithm=data["algorithm"], sampling_size=int(data["sampling_size"]))
+        spec = CalibrationSpec(
+            algorithm=data["algorithm"],
+            sampling_size=int(data["sampling_size"]),
+            graph=tuple((str(k), v) for k, v in data.get("graph", [])),
+        )
         ranges = {k: (float(v[0]), float(v[1])) for k, v in data["ranges"].items()}
         return cls(
             spec=spec, ranges=ranges, samples_seen=int(data.get("samples_seen", 0)), artifacts=artifacts or {}
@@ -118,8 +139,9 @@ class QuantizeContext:
     """What a trial hands ``Engine.quantize`` besides the model, the recipe and the ranges.
 
     ``train``: the user's quantization-aware training function (``q_func(model)``), only for
-    engines with :attr:`Feature.QAT`. ``calibration``: input batches of the calibration data (QAT
-    engines that need data to initialize fake-quantization ranges). ``artifacts``: the engine's own
+    engines with :attr:`Feature.QAT`. ``calibration``: input batches of the calibration data, for what
+    must run the model being built (QAT's fake-quantization start, a bias correction that measures
+    the INT8 layers' output shift); ranges always come from the given statistics, never from it. ``artifacts``: the engine's own
     calibration artifacts (:attr:`Stats.artifacts`) of the recipe's algorithms, merged.
     """
 

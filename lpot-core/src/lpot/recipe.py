@@ -165,6 +165,9 @@ class Capability:
     never wins just by being tried first. ``tensors`` maps an op name to the calibrated tensors its
     calibration algorithm ranges (its outputs, as the engine names them in :class:`Stats`): the core
     applies the one range rule with it (see :func:`lpot.engine.tensor_ranges`).
+    ``calibrated_options`` names the options whose value changes the graph calibration runs on (a
+    pass before quantization: SmoothQuant's alpha, cross-layer equalization); the core calibrates
+    once per value (:attr:`lpot.engine.CalibrationSpec.graph`), not once per trial.
     """
 
     opwise: Mapping[OpKey, OpCapability]
@@ -172,6 +175,7 @@ class Capability:
     options: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
     last_resort: Mapping[str, tuple[JSONValue, ...]] = field(default_factory=dict)
     tensors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    calibrated_options: frozenset[str] = frozenset()
 
     @property
     def optypewise(self) -> dict[str, OpCapability]:

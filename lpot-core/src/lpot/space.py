@@ -39,6 +39,7 @@ class TuningSpace:
     sampling_sizes: tuple[int, ...] = (100,)
     last_resort: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # see Capability
     tensors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see Capability
+    calibrated_options: frozenset[str] = frozenset()  # see Capability
 
     @property
     def tunable_ops(self) -> tuple[OpKey, ...]:
@@ -157,6 +158,7 @@ def build_space(
             if any(v in options.get(k, ()) for v in values)
         },
         tensors={k: tuple(v) for k, v in capability.tensors.items()},
+        calibrated_options=frozenset(capability.calibrated_options) & set(options),
     )
 
 

@@ -10,6 +10,7 @@ import contextlib
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +85,29 @@ class _Once:
 
 
 def calibrate(model: onnx.ModelProto, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
+    """Ranges of every float tensor of the model as the spec's graph options transform it
+    (:mod:`lpot_onnxrt.graph_options`), with what that transform needs again as artifacts."""
+    if spec.algorithm not in ALGORITHMS:
+        raise DataError(f"calibration algorithm {spec.algorithm!r} is not one of {sorted(ALGORITHMS)}")
+    if not spec.graph:
+        return _ranges(model, batches, spec)
+    from lpot_onnxrt.graph_options import prepare_calibration
+
+    transformed, artifacts = prepare_calibration(model, spec.graph_options, batches)
+    stats = _ranges(transformed, batches, spec)
+    return Stats(spec=spec, ranges=stats.ranges, samples_seen=stats.samples_seen, artifacts=artifacts)
+
+
+def _ranges(model: onnx.ModelProto, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
     """Ranges of every float tensor. A histogram calibration that meets a tensor with infinite
     values (an exported attention mask: ``(1 - mask) * -inf``) ranges that tensor by its min/max,
     clipped to float32, and the others by their histograms (numpy cannot histogram infinities)."""
-    if spec.algorithm not in ALGORITHMS:
-        raise DataError(f"calibration algorithm {spec.algorithm!r} is not one of {sorted(ALGORITHMS)}")
     try:
         return _calibrate(model, batches, spec, skip=set())
     except ValueError as exc:
         if spec.algorithm == "minmax" or "is not finite" not in str(exc):
             raise
-    minmax = _calibrate(model, batches, CalibrationSpec(sampling_size=spec.sampling_size), skip=set())
+    minmax = _calibrate(model, batches, replace(spec, algorithm="minmax"), skip=set())
     infinite = {t for t, (lo, hi) in minmax.ranges.items() if not (np.isfinite(lo) and np.isfinite(hi))}
     stats = _calibrate(model, batches, spec, skip=infinite)
     limit = float(np.finfo(np.float32).max)

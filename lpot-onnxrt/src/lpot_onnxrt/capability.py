@@ -18,6 +18,7 @@ import onnx
 
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import Approach, Capability, OpCapability, OpKey, TensorChoices
+from lpot_onnxrt.graph_options import CALIBRATED, static_graph_options
 from lpot_onnxrt.units import folded_activations
 
 WEIGHTED = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
@@ -74,8 +75,13 @@ def build_capability(model: onnx.ModelProto, cpu: CpuFeatures | None = None) -> 
         opwise[OpKey(node.name, node.op_type)] = weighted if _has_weight(node, initializers) else plain
         own_inputs = tuple(t for t in node.input if t in graph_inputs)  # nobody else ranges these
         tensors[node.name] = (*own_inputs, *node.output)
+    options = {**static_options(cpu), **static_graph_options(model)}
     return Capability(
-        opwise=opwise, approaches=(Approach.STATIC,), options=static_options(cpu), tensors=tensors
+        opwise=opwise,
+        approaches=(Approach.STATIC,),
+        options=options,
+        tensors=tensors,
+        calibrated_options=CALIBRATED & set(options),
     )
 
 

@@ -25,7 +25,7 @@ class OnnxRuntimeEngine:
         "onnxrt_qdqops": {"format": "qdq"},
         "onnxrt_integerops": {"approach": Approach.DYNAMIC.value},
     }
-    features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS})
+    features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.PREPARE})
 
     def __init__(self) -> None:
         self._threads: int | None = None
@@ -44,6 +44,13 @@ class OnnxRuntimeEngine:
 
         return preprocess(read_model(model))
 
+    def prepare(self, model: Any, approach: str) -> Any:
+        """Dynamic INT8 of a BERT-class encoder starts from ORT's transformer fusions (Attention
+        becomes QAttention); static INT8 keeps the unfused graph, whose MatMuls it can quantize."""
+        from lpot_onnxrt.preprocess import fuse_for_dynamic
+
+        return fuse_for_dynamic(model) if approach == Approach.DYNAMIC else model
+
     def capability(self, model: Any, approach: str, objective: str) -> Capability:
         from lpot_onnxrt.capability import build_capability, build_dynamic_capability
 
@@ -58,11 +65,16 @@ class OnnxRuntimeEngine:
     def quantize(
         self, model: Any, recipe: Recipe, ranges: Mapping[str, tuple[float, float]], context: QuantizeContext
     ) -> Any:
+        from lpot_onnxrt.graph_options import BIAS_CORRECTION, CALIBRATED, correct_biases, transform
         from lpot_onnxrt.quantizer import quantize_dynamic, quantize_static
 
         if recipe.approach == Approach.DYNAMIC:
             return quantize_dynamic(model, recipe)
-        return quantize_static(model, recipe, ranges)
+        graph = {k: v for k, v in recipe.options.items() if k in CALIBRATED}
+        source = transform(model, graph, context.artifacts) if graph else model  # as calibrated
+        if recipe.options.get(BIAS_CORRECTION) and recipe.quantized_ops():
+            return correct_biases(source, lambda m: quantize_static(m, recipe, ranges), context.calibration)
+        return quantize_static(source, recipe, ranges)
 
     # running ------------------------------------------------------------------------------
     def _session(self, model: Any) -> Any:

@@ -88,3 +88,29 @@ def preprocess(model: onnx.ModelProto) -> onnx.ModelProto:
     entry = result.metadata_props.add()
     entry.key, entry.value = PREPROCESSED_KEY, "1"
     return result
+
+
+FUSED_KEY = "lpot.transformer_fusions"
+
+
+def fuse_for_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ORT's transformer fusions on a BERT-class encoder (unchanged otherwise, or where ORT's
+    optimizer fails: the fusions are a speed-up, never a reason to stop)."""
+    from lpot.errors import QuantizationError
+    from lpot_onnxrt.passes.transformer_fusion import detect_bert_shape, fuse_transformer
+
+    if any(p.key == FUSED_KEY for p in model.metadata_props) or detect_bert_shape(model) is None:
+        return model
+    try:
+        result = fuse_transformer(model)
+    except QuantizationError as exc:
+        log.warning("transformer fusions skipped: %s", exc)
+        return model
+    if not result.applied:
+        log.info("transformer fusions skipped: %s", result.skipped)
+        return model
+    fused = name_nodes(result.model)
+    entry = fused.metadata_props.add()
+    entry.key, entry.value = FUSED_KEY, ",".join(f"{op}={n}" for op, n in sorted(result.fused.items()))
+    log.info("ORT transformer fusions: %s", entry.value)
+    return fused

@@ -33,7 +33,16 @@ def settings(recipe: Recipe) -> dict[str, Any]:
         "weight_symmetric": True,
         "per_channel": options.get("weight.granularity", "per_channel") == "per_channel",
         "reduce_range": bool(options.get("reduce_range", False)),
+        "extra": _extra_options(options),
     }
+
+
+def _extra_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """ORT extra options the recipe implies: ``matmul.output: float`` keeps MatMul outputs out
+    of INT8 (ORT then fuses the integer GEMM and its dequantization into MatMulIntegerToFloat)."""
+    if options.get("matmul.output", "int8") == "float":
+        return {"OpTypesToExcludeOutputQuantization": ["MatMul"]}
+    return {}
 
 
 def _tensors_data(ranges: Mapping[str, tuple[float, float]]) -> Any:
@@ -72,7 +81,7 @@ def quantize_static(
             ) from exc
     # ORT 1.32 fails in its int32-bias weight-scale adjustment on per-channel Gemm ("truth value of an
     # array is ambiguous"); quantizing without that adjustment is what quantize_static's users do.
-    s = {**s, "extra": {"QDQDisableWeightAdjustForInt32Bias": True}}
+    s = {**s, "extra": {**s["extra"], "QDQDisableWeightAdjustForInt32Bias": True}}
     try:
         inferred = save_and_reload_model_with_shape_infer(model)
         return _run(_quantizer(fmt, inferred, s, _tensors_data(ranges), include, exclude))

@@ -41,6 +41,7 @@ class CalibrationStore:
         events: EventSink | None = None,
         passes: int = 0,
         on_pass: Callable[[int], None] | None = None,
+        calibrated_options: Iterable[str] = (),
     ) -> None:
         self.backend = backend
         self.model = model
@@ -51,14 +52,16 @@ class CalibrationStore:
         self.passes = passes  # calibrations of the run, an interrupted part included
         self.new_passes = 0  # calibrations in this process
         self.on_pass = on_pass  # told the new total after each calibration (the history keeps it)
+        self.calibrated_options = frozenset(calibrated_options)  # see Capability.calibrated_options
         self._stats: dict[CalibrationSpec, Stats] = {}
         self._data: dict[int, str] = {}  # sampling size -> data fingerprint
 
     def stats_for(self, recipe: Recipe) -> dict[str, Stats]:
         """The statistics a recipe needs, keyed by calibration algorithm."""
+        graph = tuple(sorted((k, v) for k, v in recipe.options.items() if k in self.calibrated_options))
         return {
             algorithm: self.get(
-                CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size)
+                CalibrationSpec(algorithm=algorithm, sampling_size=recipe.calib_sampling_size, graph=graph)
             )
             for algorithm in sorted(recipe.calibration_algorithms())
         }
@@ -74,7 +77,8 @@ class CalibrationStore:
         key = self.key(spec)
         stats = self._read(key)
         if stats is None:
-            log.info("calibrating: %s over %d samples", spec.algorithm, spec.sampling_size)
+            graph = "".join(f", {k}={v}" for k, v in spec.graph)
+            log.info("calibrating: %s over %d samples%s", spec.algorithm, spec.sampling_size, graph)
             stats = self.backend.calibrate(self.model, self.dataloader, spec)
             self.passes += 1
             self.new_passes += 1
@@ -84,6 +88,7 @@ class CalibrationStore:
                 "calibrated",
                 algorithm=spec.algorithm,
                 sampling_size=spec.sampling_size,
+                graph=dict(spec.graph),
                 samples=stats.samples_seen,
                 tensors=len(stats.ranges),
             )

@@ -64,8 +64,15 @@ class RunContext:
             self.store.stats_for(recipe),
             job.space.tensors,
             train=job.q_func,
-            calibration=job.q_dataloader if job.q_func is not None else None,
+            calibration=self.calibration_data(),
         )
+
+    def calibration_data(self) -> Iterable[Any] | None:
+        """The calibration data as quantize reads it (a bias correction, QAT), without bars."""
+        from lpot.tuning.progress import ProgressLoader
+
+        data = self.job.q_dataloader
+        return data.loader if isinstance(data, ProgressLoader) else data
 
     def inspection_data(self) -> Iterable[Any] | None:
         """A few batches for per-op inspection: calibration data, else the benchmark data, no bars."""

@@ -105,6 +105,7 @@ def _run_locked(job: TuningJob, started: float) -> TuningResult:
                 events=events,
                 passes=int(history.metadata().get("calibration_passes", 0)) if job.resume else 0,
                 on_pass=lambda n: history.write_metadata({"calibration_passes": n}),
+                calibrated_options=job.space.calibrated_options,
             )
             if not job.resume:
                 store.prune(job.space.sampling_sizes)
@@ -267,7 +268,14 @@ class _Run:
                 trial = failed_trial(task, f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
                 self._record(trial)
                 return trial
-            task = TrialTask(index, label, recipe, goal, stats={a: st.to_dict() for a, st in stats.items()})
+            task = TrialTask(
+                index,
+                label,
+                recipe,
+                goal,
+                stats={a: st.to_dict() for a, st in stats.items()},
+                artifacts={a: dict(st.artifacts) for a, st in stats.items()},
+            )
         executor.submit(task)
         return None
 

@@ -43,6 +43,7 @@ class TrialTask:
     recipe: Recipe
     goal: Goal
     stats: dict[str, dict[str, Any]] | None = None  # algorithm -> Stats.to_dict(), remote executors only
+    artifacts: dict[str, dict[str, bytes]] | None = None  # algorithm -> Stats.artifacts, likewise
     attempt: int = 0  # retries after the worker running it died
 
 
@@ -169,7 +170,8 @@ class WorkerContext:
         from lpot.engine import Stats
 
         self.bind()
-        stats = {algorithm: Stats.from_dict(d) for algorithm, d in (task.stats or {}).items()}
+        artifacts = task.artifacts or {}
+        stats = {a: Stats.from_dict(d, artifacts.get(a)) for a, d in (task.stats or {}).items()}
 
         def quantize(recipe: Recipe) -> Any:
             return self.backend.quantize(
