@@ -88,8 +88,12 @@ def test_workers_above_the_usable_cores(tmp_path):
     import os
 
     cores = len(os.sched_getaffinity(0))
-    with pytest.raises(ConfigError, match=rf"tuning.executor.workers: 100000 .* {cores} usable cores"):
-        lpot.load_config({"tuning": {"executor": {"name": "local", "workers": 100000}}})
+    model, calib, _, accuracy = _toy()
+    cfg = _config(tmp_path, tuning={"executor": {"name": "local", "workers": 100000}})
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"tuning.executor.workers .*100000 .* {cores} usable cores"):
+        lpot.tune(model, calib, eval_func=accuracy, config=cfg, progress=False)
+    assert time.monotonic() - t0 < 10  # refused before any worker starts
     files = toy_files(tmp_path / "files")
     one_line_error(run_lpot(*tune_args(files, "--workers", "100000")), "--workers", f"{cores} usable cores")
 

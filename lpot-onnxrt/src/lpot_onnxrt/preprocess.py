@@ -12,7 +12,8 @@ from pathlib import Path
 
 import onnx
 
-from lpot_onnxrt.model_io import name_nodes
+from lpot.errors import ModelError
+from lpot_onnxrt.model_io import EXTERNAL_ABOVE, name_nodes, save_model, tensor_bytes
 
 log = logging.getLogger("lpot.onnxrt")
 PREPROCESSED_KEY = "lpot.preprocessed"
@@ -45,14 +46,20 @@ def preprocess(model: onnx.ModelProto) -> onnx.ModelProto:
     from onnxruntime.quantization import quant_pre_process
 
     named = name_nodes(model)
+    big = tensor_bytes(named) > EXTERNAL_ABOVE  # past protobuf's limit: side-car files in the temp folder
+    external = {"save_as_external_data": True, "all_tensors_to_one_file": True} if big else {}
     with tempfile.TemporaryDirectory(prefix="lpot-ort-") as tmp:
         src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
-        onnx.save_model(named, str(src))
+        save_model(named, src)
         try:
-            quant_pre_process(str(src), str(dst))
+            quant_pre_process(str(src), str(dst), **external)
         except Exception as exc:  # symbolic shape inference fails on some exported graphs
             log.info("symbolic shape inference failed (%s); pre-processing without it", exc)
-            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+            try:
+                quant_pre_process(str(src), str(dst), skip_symbolic_shape=True, **external)
+            except Exception as again:
+                first = str(again).strip().splitlines()[0] if str(again).strip() else type(again).__name__
+                raise ModelError(f"ONNX Runtime's pre-processing cannot read the model: {first}") from again
         result = onnx.load_model(str(dst))
     result = name_nodes(result)  # optimizations may add unnamed nodes
     entry = result.metadata_props.add()

@@ -17,6 +17,7 @@ import onnx
 
 from lpot.errors import QuantizationError
 from lpot.recipe import Recipe
+from lpot_onnxrt.model_io import topological_sort
 
 QTYPES = {"int8": "QInt8", "uint8": "QUInt8"}
 
@@ -67,7 +68,7 @@ def quantize_static(
         raise QuantizationError(
             f"ONNX Runtime could not quantize with {s} ({fmt}): {type(exc).__name__}: {exc}"
         ) from exc
-    return quantizer.model.model
+    return topological_sort(quantizer.model.model)  # ORT's QDQ quantizer appends the nodes it inserts
 
 
 def _quantizer(
@@ -119,4 +120,4 @@ def quantize_dynamic(model: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
             raise QuantizationError(
                 f"ONNX Runtime dynamic quantization failed: {type(exc).__name__}: {exc}"
             ) from exc
-        return onnx.load_model(str(out))
+        return topological_sort(onnx.load_model(str(out)))

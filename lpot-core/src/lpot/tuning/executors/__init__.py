@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from lpot.errors import ConfigError, EvaluationError, LpotError, QuantizationError
 from lpot.goal import Goal
 from lpot.recipe import Recipe
-from lpot.trial import FAILED, OK, Trial
+from lpot.trial import FAILED, OK, TIMED_OUT, Trial
 
 log = logging.getLogger("lpot")
 
@@ -125,6 +125,20 @@ def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
         met=False,
         status=FAILED,
         error=error,
+        quantize_s=seconds,
+    )
+
+
+def timed_out_trial(task: TrialTask, timeout: float, seconds: float) -> Trial:
+    """The trial ``tuning.exit_policy.timeout`` stopped after ``seconds`` of running."""
+    return Trial(
+        index=task.index,
+        recipe=task.recipe,
+        label=task.label,
+        accuracy=math.nan,
+        met=False,
+        status=TIMED_OUT,
+        error=f"stopped by tuning.exit_policy.timeout ({timeout:g}s) after {seconds:.1f}s in this trial",
         quantize_s=seconds,
     )
 
