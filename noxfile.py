@@ -48,7 +48,9 @@ def core(session: nox.Session) -> None:
 @nox.session
 def reliability(session: nox.Session) -> None:
     """The fault corpus and the kill/resume property tests (toy and ONNX Runtime backends)."""
-    session.install("pytest>=7", "./lpot-core", "./tests/core/plugin_pkg", "./lpot-onnxrt", *ONNXRT_STACK)
+    session.install(
+        "pytest>=7", "./lpot-core[bayesian,tpe]", "./tests/core/plugin_pkg", "./lpot-onnxrt", *ONNXRT_STACK
+    )
     _pytest(session, "tests/reliability")
 
 

@@ -325,3 +325,41 @@ def history_has_baseline(workspace: Path) -> bool:
             return db.execute("SELECT COUNT(*) FROM baseline").fetchone()[0] == 1
     except sqlite3.Error:
         return False
+
+
+# signals (§7) and --output over the input model (§2) ----------------------------------------------
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume(tmp_path, signum):
+    files = toy_files(tmp_path / "files", metric=FAULT_METRIC)
+    env = {**os.environ, "LPOT_FAULT_HANG_AT": "3"}  # the second trial's evaluation hangs
+    run = subprocess.Popen(job_argv(*tune_args(files)), env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_committed(files["workspace"])) < 1:
+        time.sleep(0.05)
+    run.send_signal(signum)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 128 + signum, stderr
+    assert stderr.strip() == (
+        f"lpot: stopped by {signal.Signals(signum).name}; finished trials are saved in the history, "
+        "continue with --resume"
+    )
+    assert len(_committed(files["workspace"])) == 1
+    done = subprocess.run(job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and history(files["workspace"] / "history.sqlite")["status"] == "met"
+
+
+def _committed(workspace: Path) -> list:
+    try:
+        with sqlite3.connect(f"file:{workspace / 'history.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT idx FROM trials").fetchall()
+    except sqlite3.Error:
+        return []
+
+
+@pytest.mark.parametrize("where", ["same-folder", "parent-folder"])
+def test_output_over_the_input_models_folder_is_refused(tmp_path, where):
+    files = toy_files(tmp_path / "files")
+    output = files["model"].parent if where == "same-folder" else files["model"].parent.parent
+    before = files["model"].read_bytes()
+    one_line_error(run_lpot(*tune_args(files, "--output", str(output))), str(output), str(files["model"]), "replace it")
+    assert files["model"].read_bytes() == before

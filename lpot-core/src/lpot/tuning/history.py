@@ -61,10 +61,10 @@ class History:
                 self._db = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
             self._db.row_factory = sqlite3.Row
         except sqlite3.Error as exc:
-            raise self._problem(exc, "opening") from None
+            raise self._problem(exc, "opening the history") from None
         try:
             if create:
-                with self._writing("creating"):
+                with self._writing("creating the history"):
                     self._db.executescript(_SCHEMA)
             self._check_columns()
         except LpotError:
@@ -78,12 +78,14 @@ class History:
         code = getattr(exc, "sqlite_errorcode", None)
         primary = None if code is None else code & 0xFF
         text = str(exc)
+        what = what if what.endswith(" of") else f"{what} in"  # "... while committing trial 3 in <path>"
+        kept = "" if what.startswith(("creating", "opening")) else "every trial committed before is kept"
         if primary == SQLITE_FULL or "disk is full" in text.lower():
-            return WorkspaceError(self._keeps(describe_os_error(OSError(errno.ENOSPC, text), self.path, what)))
+            return WorkspaceError(describe_os_error(OSError(errno.ENOSPC, text), self.path, what, kept=kept))
         if primary == SQLITE_IOERR:
-            return WorkspaceError(self._keeps(write_failure(self.path, what, text)))
+            return WorkspaceError(write_failure(self.path, what, text, kept=kept))
         if primary == SQLITE_READONLY or "readonly" in text:
-            return WorkspaceError(f"cannot write {self.path} while {what} ({text}): choose a writable workspace")
+            return WorkspaceError(f"cannot write {self.path} ({text}): choose a writable workspace")
         if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or isinstance(exc, sqlite3.DatabaseError) and not isinstance(
             exc, sqlite3.OperationalError
         ):
@@ -91,13 +93,7 @@ class History:
                 f"{self.path} is damaged ({text}) and cannot be read: move it away (a fresh run moves it "
                 "to previous/ by itself) and start again"
             )
-        return WorkspaceError(f"{what} {self.path} failed: {text}")
-
-    @staticmethod
-    def _keeps(message: str) -> str:
-        return message.replace(
-            ": free some space", ": every trial committed before is kept; free some space", 1
-        ).replace(": raise it", ": every trial committed before is kept; raise it", 1)
+        return WorkspaceError(f"{what} {self.path} failed: {text}; check the disk and the path")
 
     def _check_columns(self) -> None:
         """A history written by another tool or lpot: said by table and column, not a KeyError."""

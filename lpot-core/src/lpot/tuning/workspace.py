@@ -30,15 +30,17 @@ PREVIOUS = "previous"
 RUN_FILES = ("history.sqlite", "run.log.jsonl", "best_model", "report.html", "report.md", "tensorboard")
 
 
-def describe_os_error(exc: OSError, path: Path, doing: str) -> str:
-    """One sentence for a filesystem failure: what happened to which path, and what to do."""
+def describe_os_error(exc: OSError, path: Path, doing: str, *, kept: str = "") -> str:
+    """One sentence for a filesystem failure: what happened to which path, and what to do
+    (``kept``: what survived, said before the fix)."""
     code = exc.errno
+    kept = f"{kept}; " if kept else ""
     if code == errno.ENOSPC:
-        return f"disk full while {doing} {path}: free some space, then run again (with --resume to continue a run)"
+        return f"disk full while {doing} {path}: {kept}free some space, then run again (with --resume to continue a run)"
     if code == errno.EFBIG:
         return (
-            f"the file size limit ({_size_limit()}) was reached while {doing} {path}: raise it (ulimit -f) "
-            "or free space, then run again (with --resume to continue a run)"
+            f"the file size limit ({_size_limit()}) was reached while {doing} {path}: {kept}raise it "
+            "(ulimit -f) or free space, then run again (with --resume to continue a run)"
         )
     if code == errno.EROFS:
         return f"{path} is on a read-only file system ({doing}): choose a writable workspace"
@@ -56,7 +58,7 @@ def describe_os_error(exc: OSError, path: Path, doing: str) -> str:
     return f"{doing} {path} failed: {exc.strerror or exc}"
 
 
-def write_failure(path: Path, doing: str, detail: str) -> str:
+def write_failure(path: Path, doing: str, detail: str, *, kept: str = "") -> str:
     """A write that failed without an errno (SQLite's "disk I/O error"): say a full disk or the file
     size limit when that is what stopped it, else the failure as it was reported."""
     try:
@@ -65,9 +67,9 @@ def write_failure(path: Path, doing: str, detail: str) -> str:
     except OSError:
         disk_full = False
     if disk_full:
-        return describe_os_error(OSError(errno.ENOSPC, "disk full"), path, doing)
+        return describe_os_error(OSError(errno.ENOSPC, "disk full"), path, doing, kept=kept)
     if _size_limit() != "none":
-        return describe_os_error(OSError(errno.EFBIG, "file too large"), path, doing)
+        return describe_os_error(OSError(errno.EFBIG, "file too large"), path, doing, kept=kept)
     return f"{doing} {path} failed ({detail}): check the disk, then run again (with --resume to continue a run)"
 
 
