@@ -46,7 +46,11 @@ def main() -> None:
     for step in steps:
         if "argv" in step:
             done = subprocess.run(
-                step["argv"], capture_output=True, text=True, env={**os.environ, **step.get("env", {})}, timeout=300
+                step["argv"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **step.get("env", {})},
+                timeout=300,
             )
             entry = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
         elif "rm" in step:

@@ -113,7 +113,10 @@ def _big_model() -> tuple[Any, np.ndarray, np.ndarray]:
     from lpot_toy.model import MLP
 
     rng = np.random.default_rng(3)
-    layers = [(f"fc{i}", rng.normal(0, 0.05, (400, 400)).astype(np.float32), np.zeros(400, np.float32)) for i in (1, 2)]
+    layers = [
+        (f"fc{i}", rng.normal(0, 0.05, (400, 400)).astype(np.float32), np.zeros(400, np.float32))
+        for i in (1, 2)
+    ]
     layers.append(("fc3", rng.normal(0, 0.05, (400, 8)).astype(np.float32), np.zeros(8, np.float32)))
     model = MLP(layers)
     x = rng.normal(0, 1, (200, 400)).astype(np.float32)
@@ -121,7 +124,16 @@ def _big_model() -> tuple[Any, np.ndarray, np.ndarray]:
 
 
 def tune_args(files: dict[str, Path], *extra: str) -> list[str]:
-    return ["tune", str(files["config"]), "--model", str(files["model"]), "--data", str(files["data"]), "--quiet", *extra]
+    return [
+        "tune",
+        str(files["config"]),
+        "--model",
+        str(files["model"]),
+        "--data",
+        str(files["data"]),
+        "--quiet",
+        *extra,
+    ]
 
 
 # small disks ----------------------------------------------------------------------------------
@@ -140,7 +152,9 @@ def namespaces_work() -> bool:
     return probe.stdout.strip() == "ok"
 
 
-def run_steps(mount: Path, steps: list[dict[str, Any]], *, mode: str, size_kb: int = 0, readonly: bool = False) -> dict[str, Any]:
+def run_steps(
+    mount: Path, steps: list[dict[str, Any]], *, mode: str, size_kb: int = 0, readonly: bool = False
+) -> dict[str, Any]:
     """Run ``steps`` (see ``disk_driver.py``) one after the other and return the driver's report.
 
     ``mode="tmpfs"``: ``mount`` is a ``size_kb`` tmpfs (or a read-only bind of itself) in a private

@@ -20,21 +20,23 @@ import time
 from pathlib import Path
 
 import pytest
-
-import lpot
 from disk_driver import history, snapshot
 from faults import (
     UNWRITABLE,
     disk_modes,
     full_disk_words,
     job_argv,
-    lpot as run_lpot,
     namespaces_work,
     one_line_error,
     run_steps,
     toy_files,
     tune_args,
 )
+from faults import (
+    lpot as run_lpot,
+)
+
+import lpot
 from lpot.errors import ResumeError, WorkspaceError
 
 FAULT_METRIC = '{"fault_metric:Top1": {}}'
@@ -60,7 +62,9 @@ def test_full_disk_during_a_trial_commit_keeps_every_committed_trial(tmp_path, m
     files = toy_files(tmp_path / "files", workspace=disk / "ws", metric=FAULT_METRIC)
     history_file = disk / "ws" / "history.sqlite"
     full = f"fsize:{history_file}" if mode == "fsize" else f"fill:{disk / 'filler'}"
-    steps = [{"argv": job_argv(*tune_args(files)), "env": {"LPOT_FAULT_FULL_AT": "3", "LPOT_FAULT_FULL": full}}]
+    steps = [
+        {"argv": job_argv(*tune_args(files)), "env": {"LPOT_FAULT_FULL_AT": "3", "LPOT_FAULT_FULL": full}}
+    ]
     if mode == "tmpfs":
         steps.append({"rm": str(disk / "filler")})
     steps.append({"argv": job_argv(*tune_args(files, "--resume"))})
@@ -75,12 +79,17 @@ def test_full_disk_during_a_trial_commit_keeps_every_committed_trial(tmp_path, m
     assert not _temporaries(resumed["state"])
 
 
-@pytest.mark.parametrize("mode", disk_modes())
-def test_full_disk_during_save_is_a_warning_and_resume_saves(tmp_path, mode):
+def _big_run_on_a_small_disk(tmp_path: Path, mode: str, *extra: str) -> tuple[Path, dict, list[dict]]:
+    """A run whose saved model (~330 KB) does not fit: a 256 KB tmpfs, or a 200 KB file size limit."""
     disk = tmp_path / "disk"
     files = toy_files(tmp_path / "files", workspace=disk / "ws", big=True, relative=0.5)
     env = {"LPOT_FAULT_FSIZE": "200000"} if mode == "fsize" else {}
-    steps = [{"argv": job_argv(*tune_args(files)), "env": env}]
+    return disk, files, [{"argv": job_argv(*tune_args(files, *extra)), "env": env}]
+
+
+@pytest.mark.parametrize("mode", disk_modes())
+def test_full_disk_during_save_is_a_warning_and_resume_saves(tmp_path, mode):
+    disk, files, steps = _big_run_on_a_small_disk(tmp_path, mode)
     if mode == "tmpfs":
         steps.append({"sh": f"mount -o remount,size=8192k {disk}"})
     steps.append({"argv": job_argv(*tune_args(files, "--resume"))})
@@ -100,9 +109,7 @@ def test_full_disk_during_save_is_a_warning_and_resume_saves(tmp_path, mode):
 @pytest.mark.parametrize("mode", disk_modes())
 def test_full_disk_during_output_save_is_one_line_and_leaves_nothing(tmp_path, mode):
     disk = tmp_path / "disk"
-    files = toy_files(tmp_path / "files", workspace=disk / "ws", big=True, relative=0.5)
-    env = {"LPOT_FAULT_FSIZE": "200000"} if mode == "fsize" else {}
-    steps = [{"argv": job_argv(*tune_args(files, "--output", str(disk / "out"))), "env": env}]
+    disk, _, steps = _big_run_on_a_small_disk(tmp_path, mode, "--output", str(disk / "out"))
     (first,) = run_steps(disk, steps, mode=mode, size_kb=256)
 
     one_line_error(first, full_disk_words(mode), str(disk / "out"))
@@ -140,7 +147,9 @@ def _save_calls(tmp_path: Path, resume: bool) -> tuple[dict, list[str]]:
         assert subprocess.run(job_argv(*tune_args(files)), capture_output=True, timeout=300).returncode == 0
     count = tmp_path / "calls.json"
     argv = job_argv(*tune_args(files, *(["--resume"] if resume else [])))
-    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "LPOT_FAULT_COUNT": str(count)})
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env={**os.environ, "LPOT_FAULT_COUNT": str(count)}
+    )
     assert done.returncode == 0, done.stderr
     return files, json.loads(count.read_text())
 
@@ -160,15 +169,21 @@ def test_a_kill_at_any_point_of_the_save_leaves_the_old_or_the_new_best_model(tm
         files = toy_files(tmp_path / f"kill{n}")
         best = files["workspace"] / "best_model"
         if resume:
-            assert subprocess.run(job_argv(*tune_args(files)), capture_output=True, timeout=300).returncode == 0
+            assert (
+                subprocess.run(job_argv(*tune_args(files)), capture_output=True, timeout=300).returncode == 0
+            )
         argv = job_argv(*tune_args(files, *(["--resume"] if resume else [])))
-        killed = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "LPOT_FAULT_KILL": str(n)})
+        killed = subprocess.run(
+            argv, capture_output=True, text=True, env={**os.environ, "LPOT_FAULT_KILL": str(n)}
+        )
         assert killed.returncode == -signal.SIGKILL, (n, calls[n - 1], killed.stderr)
         if resume:  # a model was there: a reader sees it whole, old or new, at every moment
             assert _complete(best), (n, calls[n - 1])
         else:
             assert not best.exists() or _complete(best), (n, calls[n - 1])
-        again = subprocess.run(job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300)
+        again = subprocess.run(
+            job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300
+        )
         assert again.returncode == 0, (n, again.stderr)
         assert _complete(best)
         assert history(files["workspace"] / "history.sqlite")["status"] == "met"
@@ -200,7 +215,12 @@ def test_workspace_root_cannot_write(tmp_path):
 def test_workspace_on_a_read_only_filesystem(tmp_path):
     files = toy_files(tmp_path / "files")
     ro = tmp_path / "ro"
-    (first,) = run_steps(ro, [{"argv": job_argv(*tune_args(files, "--workspace", str(ro / "ws")))}], mode="tmpfs", readonly=True)
+    (first,) = run_steps(
+        ro,
+        [{"argv": job_argv(*tune_args(files, "--workspace", str(ro / "ws")))}],
+        mode="tmpfs",
+        readonly=True,
+    )
     one_line_error(first, str(ro / "ws"), "read-only file system")
 
 
@@ -217,7 +237,13 @@ def test_workspace_path_with_nul(tmp_path):
     from lpot_toy.known_answer import Accuracy, known_answer_model, loaders
 
     with pytest.raises(WorkspaceError, match="NUL"):
-        lpot.tune(known_answer_model(4, ("fc3",)), loaders()[0], eval_func=Accuracy(), config={"tuning": {"workspace": {"path": "a\0b"}}}, progress=False)
+        lpot.tune(
+            known_answer_model(4, ("fc3",)),
+            loaders()[0],
+            eval_func=Accuracy(),
+            config={"tuning": {"workspace": {"path": "a\0b"}}},
+            progress=False,
+        )
 
 
 # a damaged history ------------------------------------------------------------------------------
@@ -252,6 +278,7 @@ def test_a_corrupted_history_page(finished):
 def test_every_page_of_a_history_damaged_in_turn_is_a_precise_error(finished, tmp_path):
     """Whichever page is hit, resuming gives one ResumeError (never a raw sqlite3 error)."""
     import numpy as np
+
     from lpot_toy.engine import ToyEngine
 
     source = (finished["workspace"] / "history.sqlite").read_bytes()
@@ -309,12 +336,16 @@ def test_a_second_run_is_refused_and_a_killed_runs_lock_never_blocks(tmp_path):
             time.sleep(0.1)
         busy = f"pid {first.pid} on host {socket.gethostname()}"
         for extra in ((), ("--resume",)):
-            second = subprocess.run(job_argv(*tune_args(files, *extra)), capture_output=True, text=True, timeout=120)
+            second = subprocess.run(
+                job_argv(*tune_args(files, *extra)), capture_output=True, text=True, timeout=120
+            )
             one_line_error(second, "in use by another lpot run", busy)
     finally:
         first.kill()
         first.wait()
-    done = subprocess.run(job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert history(files["workspace"] / "history.sqlite")["status"] == "met"
 
@@ -344,7 +375,9 @@ def test_sigterm_and_sighup_stop_like_ctrl_c_and_resume(tmp_path, signum):
         "continue with --resume"
     )
     assert len(_committed(files["workspace"])) == 1
-    done = subprocess.run(job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        job_argv(*tune_args(files, "--resume")), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and history(files["workspace"] / "history.sqlite")["status"] == "met"
 
 
@@ -361,5 +394,7 @@ def test_output_over_the_input_models_folder_is_refused(tmp_path, where):
     files = toy_files(tmp_path / "files")
     output = files["model"].parent if where == "same-folder" else files["model"].parent.parent
     before = files["model"].read_bytes()
-    one_line_error(run_lpot(*tune_args(files, "--output", str(output))), str(output), str(files["model"]), "replace it")
+    one_line_error(
+        run_lpot(*tune_args(files, "--output", str(output))), str(output), str(files["model"]), "replace it"
+    )
     assert files["model"].read_bytes() == before

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults import UNWRITABLE, one_line_error, toy_files, tune_args
+from faults import lpot as run_lpot
 
 import lpot
-from faults import UNWRITABLE, lpot as run_lpot, one_line_error, toy_files, tune_args
 from lpot.errors import ConfigError, DataError, PluginError
 
 
@@ -38,7 +39,9 @@ def _refused_quickly(tmp_path: Path, text: str, *fragments: str) -> None:
     for fragment in (str(conf), *fragments):
         assert fragment in str(caught.value), caught.value
     files = toy_files(tmp_path / "files")
-    one_line_error(run_lpot("tune", str(conf), "--model", str(files["model"]), "--data", str(files["data"])), *fragments)
+    one_line_error(
+        run_lpot("tune", str(conf), "--model", str(files["model"]), "--data", str(files["data"])), *fragments
+    )
 
 
 def test_yaml_nested_5000_deep(tmp_path):
@@ -46,7 +49,9 @@ def test_yaml_nested_5000_deep(tmp_path):
 
 
 def test_yaml_mappings_nested_5000_deep(tmp_path):
-    _refused_quickly(tmp_path, "tuning:\n  diagnosis: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "nested deeper than")
+    _refused_quickly(
+        tmp_path, "tuning:\n  diagnosis: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "nested deeper than"
+    )
 
 
 def _alias_bomb(where: str) -> str:
@@ -58,7 +63,11 @@ def _alias_bomb(where: str) -> str:
 
 @pytest.mark.parametrize("section", ["graph_optimization", "tuning.diagnosis"])
 def test_yaml_alias_bomb(tmp_path, section):
-    where = "graph_optimization:\n  bomb:" if section == "graph_optimization" else "tuning:\n  diagnosis:\n   bomb:"
+    where = (
+        "graph_optimization:\n  bomb:"
+        if section == "graph_optimization"
+        else "tuning:\n  diagnosis:\n   bomb:"
+    )
     text = _alias_bomb(where).replace("\n    ", "\n     " if section != "graph_optimization" else "\n    ")
     _refused_quickly(tmp_path, text, "aliases")
 
@@ -238,15 +247,32 @@ def test_markdown_report_escapes_names(finished, tmp_path):
 
 
 def test_report_output_is_a_directory(finished, tmp_path):
-    one_line_error(run_lpot("report", str(finished["workspace"]), "--quiet", "--output", str(tmp_path)), str(tmp_path), "is a folder")
+    one_line_error(
+        run_lpot("report", str(finished["workspace"]), "--quiet", "--output", str(tmp_path)),
+        str(tmp_path),
+        "is a folder",
+    )
 
 
 def test_report_output_cannot_be_written(finished):
     target = UNWRITABLE / "report.html"
-    one_line_error(run_lpot("report", str(finished["workspace"]), "--quiet", "--output", str(target)), str(target), "cannot")
+    one_line_error(
+        run_lpot("report", str(finished["workspace"]), "--quiet", "--output", str(target)),
+        str(target),
+        "cannot",
+    )
 
 
 @pytest.mark.parametrize("flag", ["--iterations", "--cores-per-instance", "--num-instances"])
 def test_benchmark_flags_of_zero(finished, flag):
-    args = ["benchmark", "--model", str(finished["model"]), "--data", str(finished["data"]), "--quiet", flag, "0"]
+    args = [
+        "benchmark",
+        "--model",
+        str(finished["model"]),
+        "--data",
+        str(finished["data"]),
+        "--quiet",
+        flag,
+        "0",
+    ]
     one_line_error(run_lpot(*args), f"{flag} 0", ">= 1")

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from faults import lpot as run_lpot
+from faults import one_line_error, onnx_data, onnx_mlp
 from onnx import helper
 
 import lpot
-from faults import lpot as run_lpot, one_line_error, onnx_data, onnx_mlp
 from lpot.errors import DataError, ModelError
 
 
@@ -39,7 +40,9 @@ def _cli_files(tmp_path: Path, model: onnx.ModelProto | None) -> tuple[Path, Pat
     x, y = onnx_data()
     np.savez(tmp_path / "data.npz", x=x, y=y)
     conf = tmp_path / "conf.yaml"
-    conf.write_text(f"evaluation: {{accuracy: {{metric: {{topk: 1}}}}}}\ntuning: {{workspace: {{path: {tmp_path / 'ws'}}}}}\n")
+    conf.write_text(
+        f"evaluation: {{accuracy: {{metric: {{topk: 1}}}}}}\ntuning: {{workspace: {{path: {tmp_path / 'ws'}}}}}\n"
+    )
     return path, tmp_path / "data.npz", conf
 
 
@@ -53,9 +56,19 @@ def test_a_model_with_an_unregistered_op(tmp_path, op, domain, fragment):
     model = onnx_mlp(extra_nodes=[helper.make_node(op, ["y0"], ["y"], name="mystery", domain=domain)])
     x, _ = onnx_data()
     with pytest.raises(ModelError, match=rf"{fragment}.*'mystery'"):
-        lpot.tune(model, lpot.ArrayLoader(x, None, 32), eval_func=lambda m: 1.0, config=_config(tmp_path), progress=False)
+        lpot.tune(
+            model,
+            lpot.ArrayLoader(x, None, 32),
+            eval_func=lambda m: 1.0,
+            config=_config(tmp_path),
+            progress=False,
+        )
     path, data, conf = _cli_files(tmp_path, model)
-    one_line_error(run_lpot("tune", str(conf), "--model", str(path), "--data", str(data), "--quiet"), fragment, "'mystery'")
+    one_line_error(
+        run_lpot("tune", str(conf), "--model", str(path), "--data", str(data), "--quiet"),
+        fragment,
+        "'mystery'",
+    )
 
 
 # external data ---------------------------------------------------------------------------------
@@ -87,7 +100,13 @@ def test_a_model_with_external_data_is_tuned_and_saved(tmp_path):
     path = _external(tmp_path / "in")
     side_car = (tmp_path / "in" / "weights.data").read_bytes()
     x, _ = onnx_data()
-    result = lpot.tune(str(path), lpot.ArrayLoader(x, None, 32), eval_func=_agreement(onnx_mlp()), config=_config(tmp_path), progress=False)
+    result = lpot.tune(
+        str(path),
+        lpot.ArrayLoader(x, None, 32),
+        eval_func=_agreement(onnx_mlp()),
+        config=_config(tmp_path),
+        progress=False,
+    )
     assert result.met and any(n.op_type == "QuantizeLinear" for n in result.model.graph.node)
     saved = result.save(tmp_path / "out")
     onnx.checker.check_model(str(saved), full_check=True)
@@ -109,7 +128,11 @@ def test_a_large_output_is_saved_with_external_data(tmp_path):
 
 @pytest.mark.parametrize(
     ("location", "fragment"),
-    [("/etc/passwd", "outside the model's folder"), ("../secret.data", "outside the model's folder"), ("gone.data", "does not exist")],
+    [
+        ("/etc/passwd", "outside the model's folder"),
+        ("../secret.data", "outside the model's folder"),
+        ("gone.data", "does not exist"),
+    ],
     ids=["absolute", "dot-dot", "missing"],
 )
 def test_external_data_outside_the_models_folder_is_refused(tmp_path, location, fragment):
@@ -119,7 +142,11 @@ def test_external_data_outside_the_models_folder_is_refused(tmp_path, location, 
     with pytest.raises(ModelError, match=rf"{location!r}.*{fragment}"):
         lpot.tune(str(path), eval_func=lambda m: 1.0, config=_config(tmp_path), progress=False)
     _, data, conf = _cli_files(tmp_path, None)
-    one_line_error(run_lpot("tune", str(conf), "--model", str(path), "--data", str(data), "--quiet"), repr(location), fragment)
+    one_line_error(
+        run_lpot("tune", str(conf), "--model", str(path), "--data", str(data), "--quiet"),
+        repr(location),
+        fragment,
+    )
 
 
 def test_a_symlinked_side_car_leading_outside_is_refused(tmp_path):
@@ -139,14 +166,22 @@ def test_external_data_of_a_model_in_memory_never_resolves_against_the_cwd(tmp_p
     monkeypatch.chdir(tmp_path / "cwd")
     model = path.read_bytes() if given == "bytes" else onnx.load_model(str(path), load_external_data=False)
     with pytest.raises(ModelError, match="external data.*'secret.txt'.*pass the path of the .onnx file"):
-        lpot.tune(model, eval_func=lambda m: 1.0, config=_config(tmp_path, framework="onnxrt"), progress=False)
+        lpot.tune(
+            model, eval_func=lambda m: 1.0, config=_config(tmp_path, framework="onnxrt"), progress=False
+        )
 
 
 # data and saved models -------------------------------------------------------------------------
 def test_data_of_dtype_str_with_onnx(tmp_path):
     words = np.array([["a"] * 16] * 64)
     with pytest.raises(DataError, match=r"input 'x' .*tensor\(float\).*dtype <U1"):
-        lpot.tune(onnx_mlp(), lpot.ArrayLoader(words, None, 32), eval_func=lambda m: 1.0, config=_config(tmp_path), progress=False)
+        lpot.tune(
+            onnx_mlp(),
+            lpot.ArrayLoader(words, None, 32),
+            eval_func=lambda m: 1.0,
+            config=_config(tmp_path),
+            progress=False,
+        )
 
 
 @pytest.mark.parametrize("framework", ["onnxrt_qdqops", "onnxrt_qlinearops", "onnxrt_integerops"])
@@ -154,7 +189,11 @@ def test_every_saved_model_passes_the_onnx_checker(tmp_path, framework):
     x, _ = onnx_data()
     model = onnx_mlp()
     result = lpot.tune(
-        model, lpot.ArrayLoader(x, None, 32), eval_func=_agreement(model), config=_config(tmp_path, framework=framework), progress=False
+        model,
+        lpot.ArrayLoader(x, None, 32),
+        eval_func=_agreement(model),
+        config=_config(tmp_path, framework=framework),
+        progress=False,
     )
     assert result.met and len(result.recipe.quantized_ops()) > 0
     onnx.checker.check_model(result.model, full_check=True)

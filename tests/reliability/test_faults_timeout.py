@@ -7,10 +7,10 @@ import sqlite3
 import time
 
 import pytest
+from slow_eval import HangsOnInt8
 
 import lpot
 from lpot.errors import EvaluationError
-from slow_eval import HangsOnInt8
 
 
 def _tune(tmp_path, eval_func, timeout: float, executor: str = "serial", resume: bool = False):
@@ -24,7 +24,14 @@ def _tune(tmp_path, eval_func, timeout: float, executor: str = "serial", resume:
             "executor": executor_config,
         }
     }
-    return lpot.tune(known_answer_model(4, ("fc3",)), loaders()[0], eval_func=eval_func, config=cfg, resume=resume, progress=False)
+    return lpot.tune(
+        known_answer_model(4, ("fc3",)),
+        loaders()[0],
+        eval_func=eval_func,
+        config=cfg,
+        resume=resume,
+        progress=False,
+    )
 
 
 def _rows(tmp_path):

@@ -60,7 +60,9 @@ def tune(
     )
     check_reiterable(q_dataloader, "q_dataloader")
     check_reiterable(eval_dataloader, "eval_dataloader")
-    q_dataloader, eval_dataloader, bench_dataloader = _guarded(cfg, q_dataloader, eval_dataloader, bench_dataloader)
+    q_dataloader, eval_dataloader, bench_dataloader = _guarded(
+        cfg, q_dataloader, eval_dataloader, bench_dataloader
+    )
     if cfg.device == "gpu":
         log.warning(
             "device: gpu is ignored: lpot's backends run on the CPU (no GPU device or execution provider "

@@ -170,7 +170,10 @@ def topological_sort(model: onnx.ModelProto) -> onnx.ModelProto:
     initializers, outer scope) count as ready. A graph with a cycle is left as it is."""
     nodes = list(model.graph.node)
     producer = {name: i for i, node in enumerate(nodes) for name in node.output if name}
-    needs = [{producer[n] for n in node.input if n in producer and producer[n] != i} for i, node in enumerate(nodes)]
+    needs = [
+        {producer[n] for n in node.input if n in producer and producer[n] != i}
+        for i, node in enumerate(nodes)
+    ]
     users: list[list[int]] = [[] for _ in nodes]
     for i, deps in enumerate(needs):
         for d in deps:

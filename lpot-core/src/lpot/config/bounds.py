@@ -84,7 +84,9 @@ def check_data(data: Mapping[str, Any], where: str) -> None:
         elif isinstance(value, str):
             chars += len(value)
         if chars > MAX_BYTES:
-            raise ConfigError(f"{where}: the config holds more than {MAX_BYTES >> 20} MiB of text; settings, not data")
+            raise ConfigError(
+                f"{where}: the config holds more than {MAX_BYTES >> 20} MiB of text; settings, not data"
+            )
 
 
 def _too_deep(where: str) -> str:

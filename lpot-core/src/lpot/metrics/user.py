@@ -163,7 +163,9 @@ def _not_a_metric(obj: Any) -> str | None:
     names = [p.name for p in positional[:2]]
     if names != ["preds", "labels"]:
         return f"function {obj.__name__}({', '.join(p.name for p in params)})"
-    required = [p for p in params[2:] if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    required = [
+        p for p in params[2:] if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     if required:
         return f"function {obj.__name__} also requires {required[0].name!r}"
     return None

@@ -144,6 +144,10 @@ class CalibrationStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             for name, content in stats.artifacts.items():
                 write_file(self.folder / f"{key}.{name}.bin", content, "caching calibration statistics in")
-            write_file(self.folder / f"{key}.json", json.dumps(stats.to_dict()).encode(), "caching calibration statistics in")
+            write_file(
+                self.folder / f"{key}.json",
+                json.dumps(stats.to_dict()).encode(),
+                "caching calibration statistics in",
+            )
         except (WorkspaceError, OSError) as exc:
             log.warning("calibration statistics are not cached: %s", exc)

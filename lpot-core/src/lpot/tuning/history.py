@@ -86,8 +86,10 @@ class History:
             return WorkspaceError(write_failure(self.path, what, text, kept=kept))
         if primary == SQLITE_READONLY or "readonly" in text:
             return WorkspaceError(f"cannot write {self.path} ({text}): choose a writable workspace")
-        if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-            exc, sqlite3.OperationalError
+        if (
+            primary in (SQLITE_CORRUPT, SQLITE_NOTADB)
+            or isinstance(exc, sqlite3.DatabaseError)
+            and not isinstance(exc, sqlite3.OperationalError)
         ):
             return ResumeError(
                 f"{self.path} is damaged ({text}) and cannot be read: move it away (a fresh run moves it "
@@ -107,7 +109,9 @@ class History:
                         "not a history this lpot wrote; move it away to start a fresh run there"
                     )
                 if not have:
-                    raise ResumeError(f"{self.path} is not an lpot history (it has no table {table}); check the path")
+                    raise ResumeError(
+                        f"{self.path} is not an lpot history (it has no table {table}); check the path"
+                    )
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[None]:
@@ -190,7 +194,9 @@ class History:
         try:
             return float(row["accuracy"]), None if row["objective"] is None else float(row["objective"])
         except (TypeError, ValueError):
-            raise ResumeError(f"{self.path}: the FP32 baseline row is damaged; move the history away") from None
+            raise ResumeError(
+                f"{self.path}: the FP32 baseline row is damaged; move the history away"
+            ) from None
 
     def write_baseline(self, accuracy: float, objective: float | None, evaluate_s: float) -> None:
         with self._writing("committing the FP32 baseline"):
@@ -258,7 +264,9 @@ def _check_resumable(history: History) -> None:
             "trials cannot be checked against this run; start a fresh run"
         )
     if meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise ResumeError(f"{history.path} was written by an incompatible lpot (schema {meta['schema_version']})")
+        raise ResumeError(
+            f"{history.path} was written by an incompatible lpot (schema {meta['schema_version']})"
+        )
 
 
 def _is_json(value: Any) -> bool:

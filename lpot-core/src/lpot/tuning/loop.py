@@ -35,6 +35,7 @@ from lpot.strategies.base import WAIT, SearchContext
 from lpot.trial import FAILED, TIMED_OUT, Trial
 from lpot.tuning.calibration import CalibrationStore
 from lpot.tuning.context import RunContext, TuningJob
+from lpot.tuning.deadline import TrialTimeout, deadline
 from lpot.tuning.executors import (
     Executor,
     InlineExecutor,
@@ -47,7 +48,6 @@ from lpot.tuning.executors import (
     timed_out_trial,
     worker_context,
 )
-from lpot.tuning.deadline import TrialTimeout, deadline
 from lpot.tuning.finish import finish
 from lpot.tuning.history import SCHEMA_VERSION, open_history
 from lpot.tuning.inspection import Inspector

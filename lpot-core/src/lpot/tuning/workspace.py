@@ -70,7 +70,9 @@ def write_failure(path: Path, doing: str, detail: str, *, kept: str = "") -> str
         return describe_os_error(OSError(errno.ENOSPC, "disk full"), path, doing, kept=kept)
     if _size_limit() != "none":
         return describe_os_error(OSError(errno.EFBIG, "file too large"), path, doing, kept=kept)
-    return f"{doing} {path} failed ({detail}): check the disk, then run again (with --resume to continue a run)"
+    return (
+        f"{doing} {path} failed ({detail}): check the disk, then run again (with --resume to continue a run)"
+    )
 
 
 def _size_limit() -> str:

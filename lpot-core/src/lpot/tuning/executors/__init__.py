@@ -116,14 +116,14 @@ def execute_trial(
     return trial, model
 
 
-def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
+def failed_trial(task: TrialTask, error: str, seconds: float, status: str = FAILED) -> Trial:
     return Trial(
         index=task.index,
         recipe=task.recipe,
         label=task.label,
         accuracy=math.nan,
         met=False,
-        status=FAILED,
+        status=status,
         error=error,
         quantize_s=seconds,
     )
@@ -131,16 +131,8 @@ def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
 
 def timed_out_trial(task: TrialTask, timeout: float, seconds: float) -> Trial:
     """The trial ``tuning.exit_policy.timeout`` stopped after ``seconds`` of running."""
-    return Trial(
-        index=task.index,
-        recipe=task.recipe,
-        label=task.label,
-        accuracy=math.nan,
-        met=False,
-        status=TIMED_OUT,
-        error=f"stopped by tuning.exit_policy.timeout ({timeout:g}s) after {seconds:.1f}s in this trial",
-        quantize_s=seconds,
-    )
+    error = f"stopped by tuning.exit_policy.timeout ({timeout:g}s) after {seconds:.1f}s in this trial"
+    return failed_trial(task, error, seconds, status=TIMED_OUT)
 
 
 @dataclass

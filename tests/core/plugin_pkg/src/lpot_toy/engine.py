@@ -134,7 +134,9 @@ def _numbers(inputs: Any) -> np.ndarray:
     """The batch as float32; text or objects are a DataError naming the dtype."""
     array = np.asarray(inputs)
     if array.dtype.kind not in "biuf":
-        raise DataError(f"the toy MLP takes numbers; the batch has dtype {array.dtype} ({array.dtype.kind!r} data)")
+        raise DataError(
+            f"the toy MLP takes numbers; the batch has dtype {array.dtype} ({array.dtype.kind!r} data)"
+        )
     return array.astype(np.float32, copy=False)
 
 
