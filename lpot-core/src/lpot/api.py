@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 from collections.abc import Callable, Iterable, Mapping
@@ -12,7 +13,7 @@ from typing import Any
 from lpot import plugins
 from lpot.backend import Backend, as_backend
 from lpot.config import Config, load_config
-from lpot.data import check_reiterable
+from lpot.data import check_reiterable, guarded
 from lpot.errors import ConfigError, DataError
 from lpot.isa import cpu_features
 from lpot.objectives import Objective, Performance, bind_reference, create_objective
@@ -25,6 +26,8 @@ from lpot.tuning.evaluation import make_evaluator
 from lpot.tuning.loop import run
 from lpot.tuning.progress import with_progress
 from lpot.tuning.result import TuningResult
+
+log = logging.getLogger("lpot")
 
 
 def tune(
@@ -57,6 +60,14 @@ def tune(
     )
     check_reiterable(q_dataloader, "q_dataloader")
     check_reiterable(eval_dataloader, "eval_dataloader")
+    q_dataloader, eval_dataloader, bench_dataloader = _guarded(
+        cfg, q_dataloader, eval_dataloader, bench_dataloader
+    )
+    if cfg.device == "gpu":
+        log.warning(
+            "device: gpu is ignored: lpot's backends run on the CPU (no GPU device or execution provider "
+            "is used), so this run tunes and measures on the CPU"
+        )
     chosen, settings = resolve_backend(model, cfg, backend)
     approach = settings.pop("approach", cfg.quantization.approach)
     if q_func is not None and approach != Approach.QAT:
@@ -182,6 +193,19 @@ def _config_loaders(cfg: Config, q_loader: Any, eval_loader: Any, eval_func: Any
         q_loader if q_loader is not None else built["quantization.calibration.dataloader"],
         eval_loader if eval_loader is not None else built["evaluation.accuracy.dataloader"],
         built["evaluation.performance.dataloader"],
+    )
+
+
+def _guarded(cfg: Config, q_loader: Any, eval_loader: Any, bench_loader: Any) -> tuple[Any, Any, Any]:
+    """The loaders as lpot reads them: what they raise is a DataError naming them, and an
+    evaluation pass stops at ``evaluation.accuracy.max_batches`` batches."""
+    from lpot.config.evaluation import DEFAULT_MAX_BATCHES
+
+    cap = cfg.evaluation.accuracy.max_batches if cfg.evaluation.accuracy else DEFAULT_MAX_BATCHES
+    return (
+        guarded(q_loader, "q_dataloader"),
+        guarded(eval_loader, "eval_dataloader", cap, "evaluation.accuracy.max_batches"),
+        guarded(bench_loader, "the performance dataloader"),
     )
 
 

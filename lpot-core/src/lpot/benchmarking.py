@@ -103,7 +103,12 @@ def benchmark(
     cores = (
         cores_per_instance if cores_per_instance is not None else (perf.cores_per_instance if perf else None)
     )
-    instances = num_instances or (perf.num_of_instance if perf else 1)
+    instances = num_instances if num_instances is not None else (perf.num_of_instance if perf else 1)
+    for name, value in (("iterations", iterations), ("warmup", warmup), ("cores_per_instance", cores)):
+        if value is not None and value < (0 if name == "warmup" else 1):
+            raise ConfigError(
+                f"benchmark {name}: expected an integer >= {0 if name == 'warmup' else 1}, got {value}"
+            )
     check_cores(cores, instances)
     if dataloader is None:
         section = (perf.dataloader if perf else None) or (

@@ -280,6 +280,15 @@ def with_executor(cfg: Any, name: str | None, workers: int | None) -> Any:
 def _benchmark(args: argparse.Namespace) -> int:
     from lpot.benchmarking import benchmark
 
+    for flag, value in (
+        ("--iterations", args.iterations),
+        ("--cores-per-instance", args.cores_per_instance),
+        ("--num-instances", args.num_instances),
+        ("--batch-size", args.batch_size),
+    ):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} {value}: expected an integer >= 1")
+
     comparison = benchmark(
         args.model,
         _npz(args.data, args.batch_size) if args.data else None,

@@ -12,6 +12,7 @@ from lpot.recipe import Recipe
 
 OK = "ok"  # the trial ran: quantized, evaluated, measured
 FAILED = "failed"  # the backend could not build or run the recipe (kept so it is never retried)
+TIMED_OUT = "timeout"  # stopped by tuning.exit_policy.timeout (run again when the run is resumed)
 
 
 @dataclass(frozen=True, kw_only=True)

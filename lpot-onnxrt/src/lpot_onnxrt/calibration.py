@@ -20,6 +20,7 @@ import onnx
 from lpot.data import batch_size_of
 from lpot.engine import CalibrationSpec, Stats
 from lpot.errors import DataError
+from lpot_onnxrt.model_io import save_model
 from lpot_onnxrt.sessions import feeds, make_session
 
 ALGORITHMS = {"minmax": "MinMax", "kl": "Entropy", "percentile": "Percentile"}
@@ -122,8 +123,7 @@ def _calibrate(
 
     reader = _Reader(model, batches)
     with tempfile.TemporaryDirectory(prefix="lpot-ort-calib-") as tmp:
-        path = Path(tmp) / "model.onnx"
-        onnx.save_model(model, str(path))
+        path = save_model(model, Path(tmp) / "model.onnx")
         calibrator = create_calibrator(
             path,
             None,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import onnx
 
-from lpot_onnxrt.model_io import name_nodes
+from lpot.errors import ModelError
+from lpot_onnxrt.model_io import EXTERNAL_ABOVE, name_nodes, save_model, tensor_bytes
 
 log = logging.getLogger("lpot.onnxrt")
 PREPROCESSED_KEY = "lpot.preprocessed"
@@ -79,10 +80,16 @@ def preprocess(model: onnx.ModelProto) -> onnx.ModelProto:
 
     named = name_nodes(model)
     inferred = symbolic_shapes(named)
+    big = tensor_bytes(named) > EXTERNAL_ABOVE  # past protobuf's limit: side-car files in the temp folder
+    external = {"save_as_external_data": True, "all_tensors_to_one_file": True} if big else {}
     with tempfile.TemporaryDirectory(prefix="lpot-ort-") as tmp:
         src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
-        onnx.save_model(inferred if inferred is not None else named, str(src))
-        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        save_model(inferred if inferred is not None else named, src)
+        try:
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True, **external)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"ONNX Runtime's pre-processing cannot read the model: {first}") from exc
         result = onnx.load_model(str(dst))
     result = name_nodes(result)  # optimizations may add unnamed nodes
     entry = result.metadata_props.add()

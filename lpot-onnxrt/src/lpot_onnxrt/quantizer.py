@@ -18,6 +18,7 @@ import onnx
 
 from lpot.errors import QuantizationError
 from lpot.recipe import Recipe
+from lpot_onnxrt.model_io import topological_sort
 from lpot_onnxrt.units import unfuse_gemm, with_folded
 
 QTYPES = {"int8": "QInt8", "uint8": "QUInt8"}
@@ -93,7 +94,7 @@ def quantize_static(
 
 def _run(quantizer: Any) -> onnx.ModelProto:
     quantizer.quantize_model()
-    return quantizer.model.model
+    return topological_sort(quantizer.model.model)  # ORT's QDQ quantizer appends the nodes it inserts
 
 
 def _quantizer(
@@ -150,4 +151,4 @@ def quantize_dynamic(model: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
             raise QuantizationError(
                 f"ONNX Runtime dynamic quantization failed: {type(exc).__name__}: {exc}"
             ) from exc
-        return onnx.load_model(str(out))
+        return topological_sort(onnx.load_model(str(out)))

@@ -56,6 +56,11 @@ def feeds(session: ort.InferenceSession, inputs: Any) -> dict[str, np.ndarray]:
     for spec, value in items:
         array = np.asarray(value)
         dtype = _ORT_TYPES.get(spec.type)
+        if dtype is not None and array.dtype.kind not in "biuf":
+            raise DataError(
+                f"input {spec.name!r} of the model is {spec.type}; the batch has dtype {array.dtype} "
+                f"({'text' if array.dtype.kind in 'US' else 'objects'}): give arrays of numbers"
+            )
         if dtype is not None and array.dtype != dtype:
             array = array.astype(dtype)
         expected = spec.shape

@@ -101,10 +101,24 @@ def integer(value: Any, key: str, *, minimum: int = 1) -> int:
 
 def number(value: Any, key: str, *, minimum: float | None = None, what: str = "a number") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise InvalidField(key, f"expected {what}, got {show(value)}")
+        raise InvalidField(key, f"expected {what}, got {show(value)}{_yaml_float_hint(value)}")
     if minimum is not None and value < minimum:
         raise InvalidField(key, f"expected {what}, got {value!r}")
     return float(value)
+
+
+def _yaml_float_hint(value: Any) -> str:
+    """YAML 1.1 (PyYAML) reads ``1e308`` or ``3e2`` as a string: its floats need a dot and a signed
+    exponent. Say so, with the spelling it reads as a number."""
+    if not isinstance(value, str) or not re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip()):
+        return ""
+    mantissa, exponent = re.split("[eE]", value.strip())
+    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
+    exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
+    return (
+        f": YAML 1.1 reads {value!r} as a string (its floats need a dot and a signed exponent); "
+        f"write {mantissa}e{exponent}"
+    )
 
 
 def boolean(value: Any, key: str) -> bool:

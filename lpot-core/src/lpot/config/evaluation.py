@@ -12,6 +12,10 @@ from lpot.config._checks import DATALOADER, validated, without_none
 # evaluation.performance.configs keys lpot accepts and keeps (in ``extra``) without using them.
 THREAD_KEYS = ("inter_num_of_threads", "intra_num_of_threads", "kmp_blocktime", "kmp_affinity")
 
+# An evaluation dataloader yielding more batches than this is taken for an endless one (a generator
+# with no end, a sampler that repeats): the run stops with a DataError naming the key to raise.
+DEFAULT_MAX_BATCHES = 100_000
+
 _set = object.__setattr__
 
 
@@ -36,16 +40,20 @@ class MetricConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class AccuracyConfig:
-    """``evaluation.accuracy``: the metric and where its data comes from (sub-trees kept raw)."""
+    """``evaluation.accuracy``: the metric and where its data comes from (sub-trees kept raw).
+    ``max_batches`` caps one evaluation pass (:data:`DEFAULT_MAX_BATCHES`): an endless loader ends
+    the run with a DataError instead of running forever."""
 
     metric: MetricConfig | None = None
     dataloader: Mapping[str, Any] | None = None
     postprocess: Mapping[str, Any] | None = None
     configs: Mapping[str, Any] | None = None
+    max_batches: int = DEFAULT_MAX_BATCHES
 
     @validated
     def __post_init__(self) -> None:
         c.instance(self.metric, MetricConfig, "metric", optional=True)
+        c.integer(self.max_batches, "max_batches")
         _set(self, "dataloader", c.mapping(self.dataloader, "dataloader", DATALOADER))
         _set(self, "postprocess", c.mapping(self.postprocess, "postprocess", "such as {transform: {...}}"))
         _set(self, "configs", c.mapping(self.configs, "configs"))
@@ -58,6 +66,7 @@ class AccuracyConfig:
                 "dataloader": self.dataloader,
                 "postprocess": self.postprocess,
                 "configs": self.configs,
+                "max_batches": None if self.max_batches == DEFAULT_MAX_BATCHES else self.max_batches,
             }
         )
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from lpot.config import _checks as c
+from lpot.config import bounds
 from lpot.config._checks import InvalidField
 from lpot.config.evaluation import (
     THREAD_KEYS,
@@ -76,9 +77,11 @@ def read_yaml(path: str) -> dict[str, Any]:
     if file.is_dir():
         raise ConfigError(f"config file {path!r} is a directory; give the path of the YAML file in it")
     try:
+        bounds.check_file_size(path, file.stat().st_size)
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
+    bounds.check_yaml(text, path, _Loader)  # before anything is composed, expanded or hashed
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader: plain data only)
         duplicate = _duplicate_key(yaml.compose(text, Loader=_Loader), "", set())
@@ -144,6 +147,7 @@ def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
     try:
         if not isinstance(data, Mapping):
             raise InvalidField("", f"the top level must be a mapping of sections, got {c.show(data)}")
+        bounds.check_data(data, source or "config")
         return _config(copy.deepcopy(dict(data)), source)
     except InvalidField as exc:
         raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
@@ -228,7 +232,7 @@ def _evaluation(value: Any) -> EvaluationConfig:
     accuracy = performance = None
     if d.get("accuracy") is not None:
         path = "evaluation.accuracy"
-        a = _section(d["accuracy"], path, ("metric", "dataloader", "postprocess", "configs"))
+        a = _section(d["accuracy"], path, ("metric", "dataloader", "postprocess", "configs", "max_batches"))
         metric = _metric(a.pop("metric", None), f"{path}.metric")
         accuracy = c.nested(path, AccuracyConfig, metric=metric, **_given(a))
     if d.get("performance") is not None:

@@ -4,14 +4,24 @@ Datasets and transforms named in a config (LPOT 1.x names) are built by :func:`b
 more come through the ``lpot.datasets`` and ``lpot.transforms`` entry-point groups.
 """
 
-from lpot.data.loaders import ArrayLoader, LimitedLoader, batch_size_of, check_reiterable, split_batch
+from lpot.data.loaders import (
+    ArrayLoader,
+    GuardedLoader,
+    LimitedLoader,
+    batch_size_of,
+    check_reiterable,
+    guarded,
+    split_batch,
+)
 
 __all__ = [
     "ArrayLoader",
+    "GuardedLoader",
     "LimitedLoader",
     "batch_size_of",
     "build_dataloader",
     "check_reiterable",
+    "guarded",
     "split_batch",
 ]
 

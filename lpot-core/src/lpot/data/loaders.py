@@ -97,6 +97,56 @@ class LimitedLoader:
                 return
 
 
+class GuardedLoader:
+    """A user's loader as lpot reads it: an exception it raises becomes a :class:`DataError` naming
+    the loader (``what``), and more than ``max_batches`` batches in one pass (an endless loader)
+    stops with the config key that sets the cap (``cap_key``)."""
+
+    def __init__(
+        self, loader: Iterable[Any], what: str, max_batches: int | None = None, cap_key: str | None = None
+    ) -> None:
+        self.loader, self.what, self.max_batches, self.cap_key = loader, what, max_batches, cap_key
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            batches = iter(self.loader)
+        except Exception as exc:
+            raise self._raised(exc) from exc
+        count = 0
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except DataError:
+                raise
+            except Exception as exc:
+                raise self._raised(exc) from exc
+            count += 1
+            if self.max_batches is not None and count > self.max_batches:
+                raise DataError(
+                    f"{self.what} yielded more than {self.max_batches} batches in one pass ({self.cap_key}): "
+                    "an endless loader? give a finite one, or raise the cap"
+                )
+            yield batch
+
+    def _raised(self, exc: Exception) -> DataError:
+        return DataError(f"{self.what} raised {type(exc).__name__}: {exc}")
+
+
+class _SizedGuardedLoader(GuardedLoader):
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+
+def guarded(loader: Any, what: str, max_batches: int | None = None, cap_key: str | None = None) -> Any:
+    """``loader`` behind a :class:`GuardedLoader` (keeping its ``len`` when it has one); None stays None."""
+    if loader is None or isinstance(loader, GuardedLoader):
+        return loader
+    cls = _SizedGuardedLoader if hasattr(loader, "__len__") else GuardedLoader
+    return cls(loader, what, max_batches, cap_key)
+
+
 def split_batch(batch: Any) -> tuple[Any, Any]:
     """``(inputs, labels)`` from a batch; a bare array or dict is inputs with no labels."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:

@@ -6,12 +6,18 @@ imports it by path without registering. A class is instantiated with the config'
 must have ``update``/``result``/``reset``; a plain function ``fn(preds, labels) -> float`` is
 called once on everything gathered over the batches, so it may compute anything (a median, an
 AUC) exactly as it would on the whole set in memory.
+
+A config names code to run, so an import path is taken only for what is declared a metric: a
+class or object with ``update``/``result``/``reset``, or a Python function whose first two
+parameters are named ``preds`` and ``labels`` (and takes no other required one). Anything else
+(``os:system``, ``shutil:rmtree``, a builtin) is refused before it is ever called.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -119,13 +125,47 @@ def registered(name: str) -> tuple[Any, bool | None] | None:
     return _REGISTERED.get(name.lower())
 
 
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
 def import_path(path: str) -> Any:
-    """The object at ``"package.module:attribute"``."""
+    """The metric at ``"package.module:attribute"``: only an object that declares itself a metric
+    (see the module docstring); everything else is a :class:`PluginError` naming the path."""
     module, _, attr = path.partition(":")
+    if not _DOTTED.fullmatch(module) or not _DOTTED.fullmatch(attr):
+        raise PluginError(
+            f"metric {path!r} is not an import path: expected 'package.module:Name' (absolute, no dots "
+            "before the module)"
+        )
     try:
         obj: Any = importlib.import_module(module)
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # the module's own import may fail any way
         raise PluginError(f"metric {path!r} could not be imported: {type(exc).__name__}: {exc}") from exc
+    problem = _not_a_metric(obj)
+    if problem:
+        raise PluginError(
+            f"metric {path!r} is not a metric ({problem}): an import-path metric is a class or object with "
+            "update, result and reset, or a function def name(preds, labels) -> float"
+        )
     return obj
+
+
+def _not_a_metric(obj: Any) -> str | None:
+    """Why ``obj`` is not declared a metric, or None when it is."""
+    if all(callable(getattr(obj, m, None)) for m in METHODS):
+        return None
+    if not inspect.isfunction(obj):
+        return f"{type(obj).__name__} {getattr(obj, '__name__', '')}".strip()
+    params = list(inspect.signature(obj).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [p.name for p in positional[:2]]
+    if names != ["preds", "labels"]:
+        return f"function {obj.__name__}({', '.join(p.name for p in params)})"
+    required = [
+        p for p in params[2:] if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if required:
+        return f"function {obj.__name__} also requires {required[0].name!r}"
+    return None

@@ -30,6 +30,6 @@ def write_report(workspace: str | Path, fmt: str = "html", output: str | Path | 
     else:
         content = json.dumps(data.to_dict(), indent=2, default=str)
     path = Path(output) if output else Path(workspace) / f"report.{SUFFIX[fmt]}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
-    return path
+    from lpot.tuning.workspace import write_file
+
+    return write_file(path, content.encode("utf-8"), "writing the report")

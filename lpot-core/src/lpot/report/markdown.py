@@ -1,29 +1,48 @@
-"""Markdown report: a summary and the trials table, for CI logs and pull requests."""
+"""Markdown report: a summary and the trials table, for CI logs and pull requests.
+
+Every name and message comes from the user's config, model or errors, so each is escaped as the
+HTML report escapes (``<`` ``>`` ``&`` as entities) plus what Markdown itself would read: a ``|``
+would split a table cell; ``*``, ``_``, backticks, ``[`` and ``]`` would format or link.
+"""
 
 from __future__ import annotations
+
+import html
+import re
+from typing import Any
 
 from lpot.report.data import ReportData
 from lpot.report.text import _cell
 
+_MARKUP = re.compile(r"([\\`*_\[\]|])")
+
+
+def escape(value: Any) -> str:
+    """``value`` as literal Markdown text on one line."""
+    text = " ".join(str(value).split())
+    return _MARKUP.sub(r"\\\1", html.escape(text, quote=False))
+
 
 def render_markdown(data: ReportData) -> str:
     m = data.meta
+    e = escape
+    versions = ", ".join(f"{e(k)} {e(v)}" for k, v in m.get("versions", {}).items())
     lines = [
-        f"# lpot tuning report: {m.get('model_name', '?')}",
+        f"# lpot tuning report: {e(m.get('model_name', '?'))}",
         "",
-        f"- backend: {m.get('backend', '?')} ({', '.join(f'{k} {v}' for k, v in m.get('versions', {}).items())})",
-        f"- strategy: {m.get('strategy', '?')}; criterion: {m.get('criterion', '?')}; objective: {data.objective_name}",
-        f"- status: **{m.get('status', '?')}** ({m.get('stop_reason', 'interrupted or running')})",
+        f"- backend: {e(m.get('backend', '?'))} ({versions})",
+        f"- strategy: {e(m.get('strategy', '?'))}; criterion: {e(m.get('criterion', '?'))}; objective: {e(data.objective_name)}",
+        f"- status: **{e(m.get('status', '?'))}** ({e(m.get('stop_reason', 'interrupted or running'))})",
         f"- FP32 accuracy {_cell(data.baseline_accuracy)}, goal {_cell(data.goal)}, best trial {_cell(data.best_trial)}",
-        *[f"- **warning**: {w}" for w in m.get("warnings") or []],
+        *[f"- **warning**: {e(w)}" for w in m.get("warnings") or []],
         "",
-        f"| trial | stage | accuracy | met | {data.objective_name} | int8 ops | fp32 ops | status |",
+        f"| trial | stage | accuracy | met | {e(data.objective_name)} | int8 ops | fp32 ops | status |",
         "|---:|---|---:|:---:|---:|---:|---:|---|",
     ]
     for t in data.trials:
         mark = " (best)" if t.index == data.best_trial else ""
         lines.append(
-            f"| {t.index}{mark} | {t.label} | {_cell(t.accuracy)} | {'yes' if t.met else 'no'} | {_cell(t.objective)} "
-            f"| {t.int8_ops} | {t.fp32_ops} | {t.status} |"
+            f"| {t.index}{mark} | {e(t.label)} | {_cell(t.accuracy)} | {'yes' if t.met else 'no'} | {_cell(t.objective)} "
+            f"| {t.int8_ops} | {t.fp32_ops} | {e(t.status)} |"
         )
     return "\n".join(lines) + "\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,10 @@ from typing import Any
 from lpot.data import LimitedLoader
 from lpot.data.fingerprint import data_fingerprint
 from lpot.engine import CalibrationSpec, Stats
-from lpot.errors import DataError
+from lpot.errors import DataError, WorkspaceError
 from lpot.events import EventSink, NullSink
 from lpot.recipe import Recipe
+from lpot.tuning.workspace import write_file
 
 log = logging.getLogger("lpot")
 
@@ -93,6 +93,14 @@ class CalibrationStore:
                 tensors=len(stats.ranges),
             )
             self._write(key, stats)
+            if 0 < stats.samples_seen < spec.sampling_size:
+                log.warning(
+                    "quantization.calibration.sampling_size %d is more than the %d samples the calibration "
+                    "dataloader holds: calibration used those %d (give more data, or a smaller sampling_size)",
+                    spec.sampling_size,
+                    stats.samples_seen,
+                    stats.samples_seen,
+                )
         self._stats[spec] = stats
         return stats
 
@@ -133,18 +141,18 @@ class CalibrationStore:
             return None
 
     def _write(self, key: str, stats: Stats) -> None:
+        """Store the statistics for later runs; a cache that cannot be written (a full disk) is a
+        warning: this run has them in memory, and the next commit says what is wrong."""
         if self.folder is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for name, content in stats.artifacts.items():
-            _atomic_write(self.folder / f"{key}.{name}.bin", content)
-        _atomic_write(self.folder / f"{key}.json", json.dumps(stats.to_dict()).encode())
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, content in stats.artifacts.items():
+                write_file(self.folder / f"{key}.{name}.bin", content, "caching calibration statistics in")
+            write_file(
+                self.folder / f"{key}.json",
+                json.dumps(stats.to_dict()).encode(),
+                "caching calibration statistics in",
+            )
+        except (WorkspaceError, OSError) as exc:
+            log.warning("calibration statistics are not cached: %s", exc)

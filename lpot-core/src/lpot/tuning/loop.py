@@ -27,14 +27,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lpot.errors import ConfigError, LpotError, QuantizationError, WorkerSetupError
+from lpot.errors import ConfigError, EvaluationError, LpotError, QuantizationError, WorkerSetupError
 from lpot.events import RunLog
 from lpot.goal import Goal
 from lpot.recipe import Recipe
 from lpot.strategies.base import WAIT, SearchContext
-from lpot.trial import FAILED, Trial
+from lpot.trial import FAILED, TIMED_OUT, Trial
 from lpot.tuning.calibration import CalibrationStore
 from lpot.tuning.context import RunContext, TuningJob
+from lpot.tuning.deadline import TrialTimeout, deadline
 from lpot.tuning.executors import (
     Executor,
     InlineExecutor,
@@ -44,6 +45,7 @@ from lpot.tuning.executors import (
     failed_trial,
     measure_objective,
     pack_context,
+    timed_out_trial,
     worker_context,
 )
 from lpot.tuning.finish import finish
@@ -188,17 +190,23 @@ class _Run:
     def _search(self, executor: Executor, goal: Goal) -> None:
         job, monitor = self.job, self.monitor
         assert monitor is not None
-        replay = {t.fingerprint: t for t in self.ctx.history.trials()}
+        # a trial the timeout stopped is run again: with more time it may finish
+        replay = {t.fingerprint: t for t in self.ctx.history.trials() if t.status != TIMED_OUT}
         capacity = executor.workers if job.strategy.traits.parallel_safe else 1
         inspect = Inspector(self.ctx) if job.strategy.traits.wants_inspection else None
         job.strategy.setup(SearchContext(job.space, goal, list(replay.values()), job.seed, capacity, inspect))
         scheduler = Scheduler(executor, replay, lambda *a: self._submit(executor, goal, *a), self._record)
+        if job.timeout > 0 and hasattr(executor, "set_deadline"):
+            executor.set_deadline(monitor.started + job.timeout, job.timeout)
         with Progress(
             job.max_trials, enabled=job.progress, baseline=goal.baseline, goal=goal.threshold
         ) as bar:
             while True:
                 for item in scheduler.release():
                     assert item.trial is not None
+                    if item.trial.status == TIMED_OUT:
+                        monitor.timed_out(item.trial)
+                        continue
                     used = not monitor.decided and job.strategy.tell(item.ticket, item.trial)
                     if monitor.count(item.trial, used):
                         bar.update(item.trial, monitor.best)
@@ -303,12 +311,17 @@ class _Run:
 
     def _run_inline(self, task: TrialTask) -> Trial:
         job = self.job
-        trial, model = execute_trial(
-            task,
-            self.ctx.quantize,
-            job.evaluator.evaluate,
-            lambda m: measure_objective(job.objective, job.backend, m, job.bench_dataloader),
-        )
+        t0 = time.monotonic()
+        try:
+            with deadline(self.monitor.remaining() if self.monitor else None):
+                trial, model = execute_trial(
+                    task,
+                    self.ctx.quantize,
+                    job.evaluator.evaluate,
+                    lambda m: measure_objective(job.objective, job.backend, m, job.bench_dataloader),
+                )
+        except TrialTimeout:
+            return timed_out_trial(task, job.timeout, time.monotonic() - t0)
         if model is not None and self.monitor is not None and self.monitor.better(trial):
             self.ctx.models = {trial.fingerprint: model}
         return trial
@@ -319,7 +332,15 @@ class _Run:
             return Baseline(*cached)
         job = self.job
         t0 = time.monotonic()
-        accuracy = job.evaluator(job.model)
+        left = job.timeout - (t0 - self.ctx.started) if job.timeout > 0 else None
+        try:
+            with deadline(left):
+                accuracy = job.evaluator(job.model)
+        except TrialTimeout:
+            raise EvaluationError(
+                f"the FP32 baseline evaluation did not finish within tuning.exit_policy.timeout ({job.timeout:g}s): "
+                "raise the timeout, or look at what keeps the evaluation from returning"
+            ) from None
         evaluate_s = time.monotonic() - t0
         objective, parts = measure_objective(job.objective, job.backend, job.model, job.bench_dataloader)
         self.ctx.history.write_baseline(accuracy, objective, evaluate_s)

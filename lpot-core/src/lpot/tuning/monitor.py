@@ -84,6 +84,17 @@ class Monitor:
             self.stop(Status.BUDGET_SPENT, f"timeout of {self.timeout:g}s reached")
         return not self.stopping
 
+    def remaining(self) -> float | None:
+        """Seconds left of the timeout (None: no timeout), for the trial about to run."""
+        return None if self.timeout <= 0 else self.timeout - self.elapsed()
+
+    def timed_out(self, trial: Trial) -> None:
+        """A trial stopped by the timeout: it does not count (a resumed run runs it again)."""
+        self.surplus.setdefault(trial.fingerprint, trial)
+        if not self.decided:
+            reason = f"timeout of {self.timeout:g}s reached: trial {trial.index} ({trial.label}) was stopped"
+            self.stop(Status.BUDGET_SPENT, reason)
+
     def search_ended(self, reason: str | None) -> None:
         self.stop(self.status, reason or self.reason)
 

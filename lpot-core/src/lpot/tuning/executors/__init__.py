@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from lpot.errors import ConfigError, EvaluationError, LpotError, QuantizationError
 from lpot.goal import Goal
 from lpot.recipe import Recipe
-from lpot.trial import FAILED, OK, Trial
+from lpot.trial import FAILED, OK, TIMED_OUT, Trial
 
 log = logging.getLogger("lpot")
 
@@ -117,7 +117,7 @@ def execute_trial(
     return trial, model
 
 
-def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
+def failed_trial(task: TrialTask, error: str, seconds: float, status: str = FAILED) -> Trial:
     """The trial of a recipe that could not be built or run; the traceback of the exception being
     handled, if any, goes in its details (``lpot tune --debug`` prints it)."""
     import sys
@@ -130,11 +130,17 @@ def failed_trial(task: TrialTask, error: str, seconds: float) -> Trial:
         label=task.label,
         accuracy=math.nan,
         met=False,
-        status=FAILED,
+        status=status,
         error=error,
         quantize_s=seconds,
         details=details,
     )
+
+
+def timed_out_trial(task: TrialTask, timeout: float, seconds: float) -> Trial:
+    """The trial ``tuning.exit_policy.timeout`` stopped after ``seconds`` of running."""
+    error = f"stopped by tuning.exit_policy.timeout ({timeout:g}s) after {seconds:.1f}s in this trial"
+    return failed_trial(task, error, seconds, status=TIMED_OUT)
 
 
 @dataclass

@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import wait as wait_for
 from typing import Any
 
-from lpot.errors import ExecutorError, WorkerSetupError
+from lpot.errors import ConfigError, ExecutorError, WorkerSetupError
 from lpot.trial import Trial
-from lpot.tuning.executors import TrialTask, failed_trial
+from lpot.tuning.executors import TrialTask, failed_trial, timed_out_trial
 from lpot.tuning.executors._worker import THREAD_VARIABLES, available_cores, local_main, slot_cores
 
 log = logging.getLogger("lpot")
@@ -42,6 +42,7 @@ class _Worker:
     conn: Any
     pid: int | None = None
     task: TrialTask | None = None
+    started: float = 0.0  # when its task was sent
 
 
 class LocalExecutor:
@@ -54,6 +55,11 @@ class LocalExecutor:
         cores = available_cores()
         if workers is None:
             workers = max(1, len(cores) // (cores_per_worker or 1))
+        if workers > len(cores):
+            raise ConfigError(
+                f"tuning.executor.workers (--workers): {workers} local workers, but this process has "
+                f"{len(cores)} usable cores: use at most {len(cores)} (each worker is a process busy on its own core)"
+            )
         self.workers = workers
         self.cores_per_worker = cores_per_worker or max(1, len(cores) // workers)
         self.max_retries = max_retries
@@ -71,6 +77,13 @@ class LocalExecutor:
         self._payload = b""
         self._pool: list[_Worker] = []
         self._done: list[tuple[TrialTask, Trial]] = []
+        self._deadline: float | None = None  # time.monotonic() when tuning.exit_policy.timeout ends
+        self._timeout = 0.0
+
+    def set_deadline(self, at: float, timeout: float) -> None:
+        """Trials still running at ``at`` are stopped (their worker terminated) and recorded as
+        timed out: ``tuning.exit_policy.timeout`` holds inside a trial, not only between trials."""
+        self._deadline, self._timeout = at, timeout
 
     # lifecycle ------------------------------------------------------------------------------
     def dumps(self, value: Any) -> bytes:
@@ -149,7 +162,9 @@ class LocalExecutor:
         worker = next((w for w in self._pool if w.task is None), None)
         if worker is None:
             raise RuntimeError("local executor: submit() with every worker busy")
-        worker.task = task
+        if not worker.process.is_alive():  # stopped at a deadline: start its successor now
+            worker = self._replace(worker)
+        worker.task, worker.started = task, time.monotonic()
         try:
             worker.conn.send(task)
         except (OSError, EOFError):
@@ -164,7 +179,12 @@ class LocalExecutor:
             for w in busy:
                 by_handle[w.conn] = w
                 by_handle[w.process.sentinel] = w
-            for handle in wait_for(list(by_handle)):
+            left = None if self._deadline is None else self._deadline - time.monotonic()
+            ready = wait_for(list(by_handle), timeout=None if left is None else max(left, 0.0))
+            if not ready and left is not None:
+                self._expire(busy)
+                break
+            for handle in ready:
                 worker = by_handle[handle]
                 if worker.task is None:
                     continue  # both its pipe and its sentinel were ready
@@ -191,6 +211,27 @@ class LocalExecutor:
         else:
             raise value
 
+    def _expire(self, busy: list[_Worker]) -> None:
+        """The run's time is up: terminate the workers still running a trial (a hung evaluation
+        never answers), record those trials as timed out. Successors start only if asked for."""
+        now = time.monotonic()
+        for worker in busy:
+            task = worker.task
+            assert task is not None
+            worker.process.kill()
+            worker.process.join(5)
+            with contextlib.suppress(Exception):
+                worker.conn.close()
+            worker.task = None
+            log.warning("local executor: trial %d (%s) stopped by the timeout", task.index, task.label)
+            self._done.append((task, timed_out_trial(task, self._timeout, now - worker.started)))
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        fresh = self._spawn(worker.slot)
+        self._handshake(fresh)
+        self._pool[self._pool.index(worker)] = fresh
+        return fresh
+
     def _lost(self, worker: _Worker) -> None:
         """The worker died mid-trial: replace it, and retry its trial or record it as failed."""
         task = worker.task
@@ -208,9 +249,7 @@ class LocalExecutor:
         worker.task = None
         with contextlib.suppress(Exception):
             worker.conn.close()
-        fresh = self._spawn(worker.slot)
-        self._handshake(fresh)
-        self._pool[self._pool.index(worker)] = fresh
+        self._replace(worker)
         if task.attempt < self.max_retries:
             self.submit(replace(task, attempt=task.attempt + 1))
         else:

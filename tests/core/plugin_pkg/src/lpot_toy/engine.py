@@ -58,7 +58,7 @@ class ToyEngine:
         seen: dict[str, list[np.ndarray]] = {}
         n = 0
         for inputs in batches:
-            x = np.asarray(inputs, dtype=np.float32)
+            x = _numbers(inputs)
             n += len(x)
             layer_inputs = [x.reshape(len(x), -1), *model.forward(x)[:-1]]
             for (name, _, _), h in zip(model.layers, layer_inputs):
@@ -87,12 +87,12 @@ class ToyEngine:
         return QuantizedMLP(layers, recipe.to_json())
 
     def predict(self, model: Any, inputs: Any) -> dict[str, np.ndarray]:
-        return {"logits": model(inputs)}
+        return {"logits": model(_numbers(inputs))}
 
     def inspect(self, model: Any, inputs: Any, ops: Iterable[OpKey]) -> dict[str, np.ndarray]:
         wanted = {op.name for op in ops}
         names = [layer[0] if isinstance(layer, tuple) else layer.name for layer in model.layers]
-        return {name: h for name, h in zip(names, model.forward(inputs)) if name in wanted}
+        return {name: h for name, h in zip(names, model.forward(_numbers(inputs))) if name in wanted}
 
     def set_threads(self, threads: int | None) -> None:
         pass  # numpy's BLAS sizes its own pool
@@ -128,6 +128,16 @@ class ToyEngine:
                 else:
                     layers.append(QuantizedLayer(n, data[f"{n}.wq"], data[f"{n}.ws"], data[f"{n}.b"], *q))
             return QuantizedMLP(layers, meta.get("recipe", ""))
+
+
+def _numbers(inputs: Any) -> np.ndarray:
+    """The batch as float32; text or objects are a DataError naming the dtype."""
+    array = np.asarray(inputs)
+    if array.dtype.kind not in "biuf":
+        raise DataError(
+            f"the toy MLP takes numbers; the batch has dtype {array.dtype} ({array.dtype.kind!r} data)"
+        )
+    return array.astype(np.float32, copy=False)
 
 
 def _quantized_layer(
