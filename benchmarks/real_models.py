@@ -27,13 +27,25 @@ import lpot  # noqa: E402
 from lpot.report import table  # noqa: E402
 
 STRATEGIES = ("basic", "mse", "sensitivity")
+STATIC = "post_training_static_quant"
+FAST_PATH = ("smoothquant.alpha", "matmul.output", "equalization", "bias_correction", "reduce_range")
 
 
 def lpot_variant(
-    strategy: str, src: Path, data: Any, calib: Any, score: Any, approach: str, budget: int, work: Path
+    strategy: str,
+    src: Path,
+    data: Any,
+    calib: Any,
+    score: Any,
+    approach: str,
+    budget: int,
+    work: Path,
+    name: str | None = None,
 ) -> base.Variant:
     """lpot.tune on the ONNX model; the variant runs the tuned graph in ORT like the hand-made ones."""
     import onnx
+
+    name = name or f"lpot {strategy}"
 
     start = time.perf_counter()
     try:
@@ -46,19 +58,21 @@ def lpot_variant(
                 "tuning": {
                     "strategy": {"name": strategy},
                     "exit_policy": {"max_trials": budget},
-                    "workspace": {"path": str(work / strategy)},
+                    "workspace": {"path": str(work / f"{strategy}-{approach}")},
                 },
             },
             progress=False,
         )
     except lpot.LpotError as exc:
-        return base.Variant(f"lpot {strategy}", None, note=f"{type(exc).__name__}: {str(exc)[:60]}")
-    tuned = work / f"{strategy}.onnx"
+        return base.Variant(name, None, note=f"{type(exc).__name__}: {str(exc)[:60]}")
+    tuned = work / f"{strategy}-{approach}.onnx"
     onnx.save_model(result.model, str(tuned))
+    options = ", ".join(f"{k}={v}" for k, v in result.recipe.options.items() if k in FAST_PATH)
     note = f"{result.status}, {len(result.trials)} trials, {time.perf_counter() - start:.0f} s, " + (
         f"{len(result.recipe.quantized_ops())} ops INT8, size {src.stat().st_size / tuned.stat().st_size:.2f}x smaller"
     )
-    return base.Variant(f"lpot {strategy}", base.ort_predictor(tuned, threads=base.THREADS), note=note)
+    note += f"; {options}" if options else ""
+    return base.Variant(name, base.ort_predictor(tuned, threads=base.THREADS), note=note)
 
 
 def _scorer(data: Any, metric: Any) -> Any:
@@ -92,8 +106,11 @@ def with_lpot(
         data = sentence_loader(count).labelled(base.predictor(sentence_embedder()))
         src, metric, approach = base.minilm_onnx(), base.mean_cosine, "post_training_dynamic_quant"
     score = _scorer(data, metric)
-    for strategy in STRATEGIES:
-        v = lpot_variant(strategy, src, data, data.take(4), score, approach, budget, work)
+    runs = [(strategy, approach, f"lpot {strategy}") for strategy in STRATEGIES]
+    if approach != STATIC:  # the static path with the fast-path options, next to dynamic
+        runs.append(("basic", STATIC, "lpot basic static"))
+    for strategy, how, name in runs:
+        v = lpot_variant(strategy, src, data, data.take(4), score, how, budget, work, name)
         if v.run is not None:
             v.metric = base.evaluate(data, v.run, metric)
         variants.append(v)

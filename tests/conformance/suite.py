@@ -192,7 +192,9 @@ class BackendConformance:
             return stats_for(backend, model, space, recipe, calib_loader, cache)
 
         def build(recipe: Recipe) -> str:
-            return backend.fingerprint(quantize(backend, model, recipe, stats(recipe), calibration=calib_loader))
+            return backend.fingerprint(
+                quantize(backend, model, recipe, stats(recipe), calibration=calib_loader)
+            )
 
         default = space.default_recipe()
         base = build(default)

@@ -22,11 +22,13 @@ __all__ = [
     "benchmark",
     "common",
     "load_config",
+    "optimize",
     "tune",
 ]
 
 _LAZY = {
     "tune": "lpot.api",
+    "optimize": "lpot.optimization",
     "benchmark": "lpot.benchmarking",
     "Config": "lpot.config",
     "load_config": "lpot.config",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from lpot.errors import LpotError
     from lpot.experimental import common
     from lpot.experimental.legacy import Benchmark, Quantization
+    from lpot.optimization import optimize
     from lpot.recipe import Recipe
     from lpot.tuning.result import TuningResult
 

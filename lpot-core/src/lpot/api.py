@@ -55,26 +55,9 @@ def tune(
     cfg = load_config(config)
     if cfg.tuning.exit_policy.performance_only:
         eval_func, eval_dataloader = _not_evaluated, None
-    q_dataloader, eval_dataloader, bench_dataloader = _config_loaders(
-        cfg, q_dataloader, eval_dataloader, eval_func
-    )
-    check_reiterable(q_dataloader, "q_dataloader")
-    check_reiterable(eval_dataloader, "eval_dataloader")
-    q_dataloader, eval_dataloader, bench_dataloader = _guarded(
-        cfg, q_dataloader, eval_dataloader, bench_dataloader
-    )
-    if cfg.device == "gpu":
-        log.warning(
-            "device: gpu is ignored: lpot's backends run on the CPU (no GPU device or execution provider "
-            "is used), so this run tunes and measures on the CPU"
-        )
+    q_dataloader, eval_dataloader, bench_dataloader = _loaders(cfg, q_dataloader, eval_dataloader, eval_func)
     chosen, settings = resolve_backend(model, cfg, backend)
-    approach = settings.pop("approach", cfg.quantization.approach)
-    if q_func is not None and approach != Approach.QAT:
-        raise ConfigError(
-            "q_func is the training function of quantization-aware training; set "
-            "quantization.approach: quant_aware_training, or pass calibration data as q_dataloader"
-        )
+    approach = _approach(cfg, settings, q_func)
     native = chosen.prepare(chosen.load(model), approach)
     evaluator = _evaluator(chosen, cfg, eval_func, eval_dataloader, progress)
     tensorboard = cfg.tensorboard or cfg.tuning.tensorboard
@@ -106,6 +89,30 @@ def tune(
         data_version=cfg.tuning.data_version,
     )
     return run(job)
+
+
+def _approach(cfg: Config, settings: dict[str, Any], q_func: Any) -> str:
+    """The approach the framework name or the config asks for, checked against ``q_func``."""
+    if cfg.device == "gpu":
+        log.warning(
+            "device: gpu is ignored: lpot's backends run on the CPU (no GPU device or execution provider "
+            "is used), so this run tunes and measures on the CPU"
+        )
+    approach = settings.pop("approach", cfg.quantization.approach)
+    if q_func is not None and approach != Approach.QAT:
+        raise ConfigError(
+            "q_func is the training function of quantization-aware training; set "
+            "quantization.approach: quant_aware_training, or pass calibration data as q_dataloader"
+        )
+    return approach
+
+
+def _loaders(cfg: Config, q_loader: Any, eval_loader: Any, eval_func: Any) -> tuple[Any, Any, Any]:
+    """Calibration, evaluation and benchmark data: given or from the config, re-iterable, guarded."""
+    q_loader, eval_loader, bench_loader = _config_loaders(cfg, q_loader, eval_loader, eval_func)
+    check_reiterable(q_loader, "q_dataloader")
+    check_reiterable(eval_loader, "eval_dataloader")
+    return _guarded(cfg, q_loader, eval_loader, bench_loader)
 
 
 def _space(backend: Backend, native: Any, cfg: Config, approach: str, settings: Mapping[str, Any]) -> Any:

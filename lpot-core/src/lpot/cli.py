@@ -31,6 +31,50 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action=_Version, nargs=0, help="lpot-core's and each backend's version")
     sub = p.add_subparsers(dest="command", required=True)
 
+    _add_tune(sub, common)
+
+    b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
+    b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
+    b.add_argument("--model", required=True, help="the model (the FP32 one when --tuned is given)")
+    b.add_argument("--tuned", help="a tuned model to measure side by side with --model")
+    b.add_argument("--data", help=".npz with array 'x' (default: the config's performance dataloader)")
+    b.add_argument("--batch-size", type=int, default=1)
+    b.add_argument("--cores-per-instance", type=int)
+    b.add_argument("--num-instances", type=int)
+    b.add_argument("--iterations", type=int)
+    b.add_argument(
+        "--format", choices=("table", "json"), default="table", help="json: one object, for machines"
+    )
+
+    _add_optimize(sub, common)
+
+    r = sub.add_parser(
+        "report", parents=[common], help="report of a workspace: HTML (default), md, json, text"
+    )
+    r.add_argument("workspace")
+    r.add_argument("--format", choices=("html", "md", "json", "text"), default="html")
+    r.add_argument("--output", help="file to write (default: WORKSPACE/report.<format>; text goes to stdout)")
+
+    d = sub.add_parser("demo", parents=[common], help="tune the embedded default model on real data")
+    d.add_argument("--name", help="which demo (default: the first installed)")
+    d.add_argument("--workspace", default="lpot_demo_workspace")
+
+    sub.add_parser(
+        "plugins", parents=[common], help="list installed backends, strategies, metrics, objectives"
+    )
+
+    u = sub.add_parser("ui", parents=[common], help="local web app: start, watch, compare, diagnose runs")
+    u.add_argument(
+        "folders", nargs="*", default=["."], help="folders of workspaces (new runs go in the first)"
+    )
+    u.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    u.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    u.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    u.add_argument("--max-upload-mb", type=float, default=1024, help="size limit of model and data uploads")
+    return p
+
+
+def _add_tune(sub: Any, common: argparse.ArgumentParser) -> None:
     t = sub.add_parser("tune", parents=[common], help="tune a model until it meets the accuracy goal")
     t.add_argument(
         "config", nargs="?", help="YAML config (LPOT 1.x layout); optional: the flags cover the common knobs"
@@ -63,43 +107,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_tune_flags(t)
 
-    b = sub.add_parser("benchmark", parents=[common], help="latency and throughput of a model")
-    b.add_argument("config", nargs="?", help="YAML config (evaluation.performance is used)")
-    b.add_argument("--model", required=True, help="the model (the FP32 one when --tuned is given)")
-    b.add_argument("--tuned", help="a tuned model to measure side by side with --model")
-    b.add_argument("--data", help=".npz with array 'x' (default: the config's performance dataloader)")
-    b.add_argument("--batch-size", type=int, default=1)
-    b.add_argument("--cores-per-instance", type=int)
-    b.add_argument("--num-instances", type=int)
-    b.add_argument("--iterations", type=int)
-    b.add_argument(
-        "--format", choices=("table", "json"), default="table", help="json: one object, for machines"
-    )
 
-    r = sub.add_parser(
-        "report", parents=[common], help="report of a workspace: HTML (default), md, json, text"
+def _add_optimize(sub: Any, common: argparse.ArgumentParser) -> None:
+    o = sub.add_parser(
+        "optimize", parents=[common], help="FP32 graph optimization (or BF16 where native), no quantization"
     )
-    r.add_argument("workspace")
-    r.add_argument("--format", choices=("html", "md", "json", "text"), default="html")
-    r.add_argument("--output", help="file to write (default: WORKSPACE/report.<format>; text goes to stdout)")
-
-    d = sub.add_parser("demo", parents=[common], help="tune the embedded default model on real data")
-    d.add_argument("--name", help="which demo (default: the first installed)")
-    d.add_argument("--workspace", default="lpot_demo_workspace")
-
-    sub.add_parser(
-        "plugins", parents=[common], help="list installed backends, strategies, metrics, objectives"
-    )
-
-    u = sub.add_parser("ui", parents=[common], help="local web app: start, watch, compare, diagnose runs")
-    u.add_argument(
-        "folders", nargs="*", default=["."], help="folders of workspaces (new runs go in the first)"
-    )
-    u.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    u.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
-    u.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    u.add_argument("--max-upload-mb", type=float, default=1024, help="size limit of model and data uploads")
-    return p
+    o.add_argument("config", nargs="?", help="YAML config (graph_optimization.precisions, evaluation)")
+    o.add_argument("--model", required=True)
+    o.add_argument("--precisions", help="fp32 (default), or bf16,fp32 for auto-mixed BF16")
+    o.add_argument("--data", help=".npz with array 'x' (or one per input): speed, and accuracy if configured")
+    o.add_argument("--batch-size", type=int, default=1)
+    o.add_argument("--output", default="lpot_optimized", help="folder for the model and summary.json")
 
 
 class Stopped(KeyboardInterrupt):
@@ -247,7 +265,8 @@ def _output_folder(output: str, model: str) -> Path:
         )
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"--output {output} is a file, not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / "recipe.json").exists():
+    written = (folder / "recipe.json").exists() or (folder / "summary.json").exists()
+    if folder.is_dir() and any(folder.iterdir()) and not written:
         raise ConfigError(
             f"--output {output} already holds files lpot did not write; choose a new or empty folder"
         )
@@ -301,6 +320,35 @@ def _benchmark(args: argparse.Namespace) -> int:
     )
     print(json.dumps(comparison.to_dict()) if args.format == "json" else comparison.table())
     return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from lpot.config import load_config
+    from lpot.optimization import optimize
+
+    cfg = load_config(args.config)
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    data = _npz(args.data, args.batch_size) if args.data else None
+    result = optimize(
+        args.model,
+        args.precisions or _configured_precisions(cfg),
+        config=cfg,
+        eval_dataloader=data if cfg.evaluation.accuracy is not None else None,
+        bench_dataloader=data,
+        output=_output_folder(args.output, args.model),
+    )
+    print(result.summary())
+    return 0
+
+
+def _configured_precisions(cfg: Any) -> Any:
+    """LPOT 1.x's ``graph_optimization.precisions`` or ``mixed_precision.precisions``, else fp32."""
+    for section in ("graph_optimization", "mixed_precision"):
+        given = cfg.extra_sections.get(section)
+        if isinstance(given, dict) and given.get("precisions"):
+            return given["precisions"]
+    return "fp32"
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -362,6 +410,7 @@ def _ui(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "tune": _tune,
     "benchmark": _benchmark,
+    "optimize": _optimize,
     "report": _report,
     "demo": _demo,
     "plugins": _plugins,

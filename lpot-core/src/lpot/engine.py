@@ -39,6 +39,7 @@ class Feature(str, Enum):
     QAT = "qat"  # ``quantize`` trains through ``QuantizeContext.train``
     BF16 = "bf16"  # capability may offer ``bf16`` (only where the CPU runs it natively)
     PREPARE = "prepare"  # ``prepare(model, approach)``: the native model rewritten for an approach
+    OPTIMIZE = "optimize"  # ``optimize(model, precisions, keep_fp32) -> Optimized``: lpot.optimize
 
     __str__ = str.__str__
     __format__ = str.__format__
@@ -51,6 +52,7 @@ FEATURE_MEMBERS: dict[Feature, tuple[str, ...]] = {
     Feature.QAT: (),
     Feature.BF16: (),
     Feature.PREPARE: ("prepare",),
+    Feature.OPTIMIZE: ("optimize",),
 }
 REQUIRED_MEMBERS = (
     "name",
@@ -132,6 +134,17 @@ class Stats:
         return cls(
             spec=spec, ranges=ranges, samples_seen=int(data.get("samples_seen", 0)), artifacts=artifacts or {}
         )
+
+
+@dataclass(frozen=True)
+class Optimized:
+    """What ``Engine.optimize`` returns: the rewritten native model, the ops it put in a lower
+    precision (the order an accuracy-driven fallback gives them back to FP32) and what it did, in
+    words (``{"fusions": "Attention=6, ..."}``)."""
+
+    model: Any
+    low_precision_ops: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

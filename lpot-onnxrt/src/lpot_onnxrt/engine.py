@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lpot.engine import CalibrationSpec, Feature, QuantizeContext, Stats
+from lpot.engine import CalibrationSpec, Feature, Optimized, QuantizeContext, Stats
 from lpot.recipe import Approach, Capability, OpKey, Recipe
 
 
@@ -25,7 +25,7 @@ class OnnxRuntimeEngine:
         "onnxrt_qdqops": {"format": "qdq"},
         "onnxrt_integerops": {"approach": Approach.DYNAMIC.value},
     }
-    features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.PREPARE})
+    features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.PREPARE, Feature.OPTIMIZE})
 
     def __init__(self) -> None:
         self._threads: int | None = None
@@ -50,6 +50,11 @@ class OnnxRuntimeEngine:
         from lpot_onnxrt.preprocess import fuse_for_dynamic
 
         return fuse_for_dynamic(model) if approach == Approach.DYNAMIC else model
+
+    def optimize(self, model: Any, precisions: tuple[str, ...], keep_fp32: frozenset[str]) -> Optimized:
+        from lpot_onnxrt.optimization import optimize_model
+
+        return optimize_model(model, precisions, keep_fp32)
 
     def capability(self, model: Any, approach: str, objective: str) -> Capability:
         from lpot_onnxrt.capability import build_capability, build_dynamic_capability

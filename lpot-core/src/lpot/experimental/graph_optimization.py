@@ -8,20 +8,19 @@ rewrites, to be run by ``lpot.optimize`` (graph optimization and BF16 conversion
     optimized = optimizer()
 
 The attributes are collected into one :class:`OptimizeRequest`; :func:`run_optimize` is the one
-place that hands it to lpot. That function does not exist in this lpot yet, so running raises
-:class:`lpot.errors.FeatureNotAvailableError` naming what to use meanwhile.
+place that hands it to :func:`lpot.optimize`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from lpot.errors import ConfigError, FeatureNotAvailableError
 from lpot.experimental.common import Model
 from lpot.experimental.component import Component
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+log = logging.getLogger("lpot")
 
 
 @dataclass(frozen=True)
@@ -38,29 +37,25 @@ class OptimizeRequest:
 
 
 def run_optimize(request: OptimizeRequest, component: str) -> Model:
-    """Hand ``request`` to ``lpot.optimize(model, precisions=..., ...)`` once lpot has it; until then
-    say what is missing and what to use."""
-    raise FeatureNotAvailableError(
-        f"{component}: lpot.optimize (FP32 graph optimization and BF16 conversion) is not available in "
-        "this lpot yet, so precisions "
-        f"{', '.join(request.precisions)} cannot be applied to the {request.model.framework!r} model. "
-        "Meanwhile use Quantization (lpot.tune): its op-wise fallback moves ops to BF16 where the CPU "
-        "runs BF16 natively, and the backend applies the framework's own graph optimizations"
+    """Hand ``request`` to :func:`lpot.optimize`; the 1.x ``Model`` wrapper comes back."""
+    from lpot.optimization import optimize
+
+    if request.inputs or request.outputs:
+        log.info("%s: input/output names are read from the model itself", component)
+    result = optimize(
+        request.model.root,
+        request.precisions,
+        config=request.config,
+        eval_func=request.eval_func,
+        eval_dataloader=request.eval_dataloader,
     )
+    return Model.produced(result.model, request.model.backend)
 
 
 def parse_precisions(value: Any, what: str) -> tuple[str, ...]:
-    """``"bf16, fp32"`` or a list, lower-cased and checked."""
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not items:
-        raise ConfigError(f"{what}.precisions: expected names such as 'bf16, fp32', got {value!r}")
-    out = tuple(sorted({str(p).strip().lower() for p in items if str(p).strip()}))
-    unknown = [p for p in out if p not in PRECISIONS]
-    if unknown or not out:
-        raise ConfigError(
-            f"{what}.precisions: unknown {unknown or value!r}; expected some of {', '.join(PRECISIONS)}"
-        )
-    return out
+    from lpot.optimization import parse_precisions as parse
+
+    return parse(value, f"{what}.precisions")
 
 
 class Graph_Optimization(Component):  # noqa: N801 (LPOT 1.x's name)

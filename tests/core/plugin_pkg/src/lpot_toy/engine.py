@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lpot.engine import CalibrationSpec, Feature, QuantizeContext, Stats
+from lpot.engine import CalibrationSpec, Feature, Optimized, QuantizeContext, Stats
 from lpot.errors import DataError, ModelError
 from lpot.recipe import Capability, OpCapability, OpKey, Recipe, TensorChoices
 from lpot_toy.model import MLP, QuantizedLayer, QuantizedMLP
@@ -32,7 +32,7 @@ class ToyEngine:
         "numpy_mlp": {},
         "numpy_gpu": {"unavailable": "the toy backend runs on the CPU only; use framework: numpy_mlp"},
     }
-    features = frozenset({Feature.INSPECT})
+    features = frozenset({Feature.INSPECT, Feature.OPTIMIZE})
     calibrate_calls = 0  # class-wide, so tests can count calibration passes
 
     def accepts(self, model: object) -> bool:
@@ -85,6 +85,20 @@ class ToyEngine:
                 continue
             layers.append(_quantized_layer(name, w, b, cfg, ranges[name]))
         return QuantizedMLP(layers, recipe.to_json())
+
+    def optimize(self, model: MLP, precisions: tuple[str, ...], keep_fp32: frozenset[str]) -> Optimized:
+        """BF16: each layer's weights rounded to BF16's 8-bit mantissa (computed in float32, as a
+        CPU without BF16 units would); FP32: nothing to rewrite in a chain of dense layers."""
+        if "bf16" not in precisions:
+            return Optimized(model=model, details={"rewrites": "none (dense layers only)"})
+        layers, lowered = [], []
+        for name, w, b in model.layers:
+            if name in keep_fp32:
+                layers.append((name, w, b))
+            else:
+                layers.append((name, _bf16(w), b))
+                lowered.append(name)
+        return Optimized(model=MLP(layers), low_precision_ops=tuple(lowered))
 
     def predict(self, model: Any, inputs: Any) -> dict[str, np.ndarray]:
         return {"logits": model(_numbers(inputs))}
@@ -195,3 +209,10 @@ def toy_backend() -> Any:
     from lpot.backend import Backend
 
     return Backend(ToyEngine(), registered="toy")
+
+
+def _bf16(values: np.ndarray) -> np.ndarray:
+    """float32 rounded to the nearest bfloat16 (the top 16 bits, round half to even)."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return rounded.astype(np.uint32).view(np.float32)
