@@ -202,3 +202,18 @@ def test_tensorboard_without_its_package_fails_before_tuning(tmp_path, toy_model
     with pytest.raises(ConfigError, match=r"pip install 'lpot-core\[tensorboard\]'"):
         lpot.tune(toy_model, q_dataloader=toy_loaders[0], eval_func=evaluate, config=cfg)
     assert evaluate.calls == 0
+
+
+def test_a_met_recipe_with_no_int8_op_is_never_silent(tmp_path, toy_model, toy_loaders):
+    """Issue 17 (TensorFlow row): 'status met' for a model with 0 INT8 ops, and the summary's
+    figures of another trial. The warning comes first and the figures are the returned model's."""
+    from lpot.report.text import result_summary
+
+    calib, _ = toy_loaders
+    evaluate = toy_job.PenalizingEval(toy_job.LAYERS, penalty=0.5)  # every INT8 layer costs too much
+    cfg = toy_job.config(tmp_path, objective="modelsize")
+    result = lpot.tune(toy_model, q_dataloader=calib, eval_func=evaluate, config=cfg, progress=False)
+    assert result.status == "met" and not result.recipe.quantized_ops()
+    assert "quantizes no op" in result.warnings[0]
+    assert result.objective == result.best_trial.objective
+    assert "quantizes no op" in result_summary(result)

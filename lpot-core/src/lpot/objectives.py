@@ -301,9 +301,13 @@ def _weights(weights: Mapping[str, float]) -> dict[str, float]:
             or math.isinf(weight)
         ):
             raise ConfigError(f"objective weight of {name!r} must be a number > 0, got {weight!r}")
-        checked[str(name)] = float(weight)
+        checked[LPOT_NAMES.get(str(name), str(name))] = float(weight)
     total = sum(checked.values())
     return {name: weight / total for name, weight in checked.items()}
+
+
+# LPOT 1.x's spelling of the objectives (its YAML: ``objective: modelsize``)
+LPOT_NAMES = {"modelsize": "model_size"}
 
 
 def create_objective(name: str | Mapping[str, float], **params: Any) -> Objective:
@@ -314,4 +318,4 @@ def create_objective(name: str | Mapping[str, float], **params: Any) -> Objectiv
         return Weighted(name, **params)
     from lpot import plugins
 
-    return plugins.create("lpot.objectives", name, **params)
+    return plugins.create("lpot.objectives", LPOT_NAMES.get(name, name), **params)
