@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import lpot
+from lpot import plugins
 from lpot.errors import ModelError
 from lpot_pytorch import fx
 from lpot_pytorch.functional_layers import fusable, layer_padding
@@ -179,6 +180,6 @@ def test_minilm_dynamic_result_is_saved_and_rebuilt(tmp_path):
 def test_minilm_static_error_gives_advice_that_works():
     from lpot_zoo.minilm import load_bert
 
-    engine = lpot.plugins.backend_by_name("pytorch").engine
+    engine = plugins.backend_by_name("pytorch").engine
     with pytest.raises(ModelError, match="post_training_dynamic_quant"):
         engine.capability(load_bert(), "post_training_static_quant", "performance")
