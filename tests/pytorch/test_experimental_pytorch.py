@@ -55,7 +55,8 @@ def test_ptq_save_then_utils_load_gives_the_same_int8_model(tmp_path, digits):
     assert q_model.result.met and int8_ops(q_model.model) == ALL
 
     q_model.save(tmp_path / "saved")
-    assert {"recipe.json", "state_dict.pt", "model.pt"} <= set(os.listdir(tmp_path / "saved"))
+    # weights + recipe, no TorchScript (deprecated in torch 2.13) and no program (INT8 cannot export)
+    assert {"recipe.json", "state_dict.pt"} <= set(os.listdir(tmp_path / "saved"))
     fresh = copy.deepcopy(model)
     loaded = load(str(tmp_path / "saved"), fresh)
     assert int8_ops(loaded) == ALL

@@ -12,6 +12,7 @@ intermediate outputs, captured with forward hooks (shapes must match).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -37,20 +38,30 @@ class DistillationLoss(nn.Module):
                 raise ConfigError(
                     "distillation.layers needs the student model: DistillationLoss(teacher, student, ...)"
                 )
-            self._hook(student, self.config.layers.keys(), self._student_feats, "student")
-            self._hook(teacher, self.config.layers.values(), self._teacher_feats, "teacher")
+            handles = self._hook(student, self.config.layers.keys(), self._student_feats, "student")
+            try:
+                handles += self._hook(teacher, self.config.layers.values(), self._teacher_feats, "teacher")
+            except ConfigError:
+                _remove_all(handles)
+                raise
+            # the hooks live as long as this loss: left on the user's models they kept its tensors
+            # alive and made the models unpicklable (closures) for good
+            weakref.finalize(self, _remove_all, handles)
 
     @staticmethod
-    def _hook(model: nn.Module, names: Any, store: dict[str, torch.Tensor], role: str) -> None:
+    def _hook(model: nn.Module, names: Any, store: dict[str, torch.Tensor], role: str) -> list[Any]:
         modules = dict(model.named_modules())
+        missing = [name for name in names if name not in modules]
+        if missing:
+            raise ConfigError(f"distillation.layers: the {role} has no layer '{missing[0]}'")
+        handles = []
         for name in names:
-            if name not in modules:
-                raise ConfigError(f"distillation.layers: the {role} has no layer '{name}'")
 
             def hook(_m: nn.Module, _i: Any, out: Any, name: str = name) -> None:
                 store[name] = out
 
-            modules[name].register_forward_hook(hook)
+            handles.append(modules[name].register_forward_hook(hook))
+        return handles
 
     def forward(
         self,
@@ -102,3 +113,8 @@ class DistillationLoss(nn.Module):
                 )
             total = total + self.config.layer_weight * F.mse_loss(s, tt.detach())
         return total
+
+
+def _remove_all(handles: list[Any]) -> None:
+    for handle in handles:
+        handle.remove()

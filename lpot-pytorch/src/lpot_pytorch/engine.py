@@ -39,6 +39,10 @@ class PyTorchEngine:
         self._example: Any = None  # one input batch seen, for tracing when scripting fails
         self._default_threads: int | None = None
         self._comparable: tuple[Any, Any] | None = None  # (model, its fused twin for inspection)
+        # INT8 results save as weights + recipe; what this engine quantized (and then saved) it can
+        # rebuild on read: {id(quantized): (quantized, fp32 model, recipe)}, {folder: (fp32, recipe)}
+        self._made: dict[int, tuple[Any, Any, Recipe]] = {}
+        self._saved: dict[Path, tuple[Any, Recipe]] = {}
 
     # models -------------------------------------------------------------------------------
     def accepts(self, model: object) -> bool:
@@ -78,7 +82,11 @@ class PyTorchEngine:
     ) -> Any:
         from lpot_pytorch.quantizer import quantize
 
-        return quantize(model, recipe, ranges, q_func=context.train, leaf_modules=self.leaf_modules)
+        quantized = quantize(model, recipe, ranges, q_func=context.train, leaf_modules=self.leaf_modules)
+        if len(self._made) >= 4:  # the last few only: each holds an INT8 model alive
+            self._made.pop(next(iter(self._made)))
+        self._made[id(quantized)] = (quantized, model, recipe)
+        return quantized
 
     # running ------------------------------------------------------------------------------
     def _remember(self, batches: Iterable[Any]) -> Iterable[Any]:
@@ -119,7 +127,10 @@ class PyTorchEngine:
     def runner(self, model: Any) -> Callable[[Any], Callable[[], Any]]:
         import torch
 
+        from lpot_pytorch.kernels import pack_for_speed
         from lpot_pytorch.tensors import call, to_torch
+
+        pack_for_speed(model)  # a model copied, pickled or loaded was packed again by torch
 
         def prepare(inputs: Any) -> Callable[[], Any]:
             batch = to_torch(inputs)
@@ -141,9 +152,19 @@ class PyTorchEngine:
     def save(self, model: Any, folder: Path) -> Path:
         from lpot_pytorch.serialization import save
 
+        made = self._made.get(id(model))
+        if made is not None and made[0] is model:
+            self._saved[Path(folder).resolve()] = (made[1], made[2])
         return save(model, Path(folder), self._example)
 
     def read(self, path: Path) -> Any:
-        from lpot_pytorch.serialization import load
+        """A saved program; an INT8 result this engine saved is rebuilt on its FP32 model (any other
+        raises a ModelError saying how to rebuild it)."""
+        from lpot_pytorch.serialization import PROGRAM_FILE, STATE_FILE, load, rebuild
 
-        return load(Path(path))
+        path = Path(path)
+        folder = (path if path.is_dir() else path.parent).resolve()
+        source = self._saved.get(folder)
+        if source is not None and (folder / STATE_FILE).is_file() and not (folder / PROGRAM_FILE).is_file():
+            return rebuild(source[0], source[1], folder)
+        return load(path)

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
 from torch.ao.quantization import ObserverBase
 from torch.ao.quantization.fake_quantize import FakeQuantizeBase
@@ -29,11 +30,13 @@ from torch.ao.quantization.fake_quantize import FakeQuantizeBase
 from lpot.errors import QuantizationError
 from lpot.recipe import Recipe
 from lpot_pytorch.bf16 import to_bf16
+from lpot_pytorch.functional_layers import fusable
+from lpot_pytorch.kernels import pack_for_speed
 from lpot_pytorch.qconfig import qat_mapping, static_mapping
 from lpot_pytorch.tensors import call
 from lpot_pytorch.tracing import check_traceable
 
-ENGINE = "x86"
+ENGINE = "x86"  # torch's engine for x86 CPUs; lpot_pytorch.kernels moves the convs it is slow on
 
 
 @contextlib.contextmanager
@@ -70,7 +73,7 @@ def prepare_with(
 
     _engine()
     check_traceable(model, leaf_modules)
-    work = copy.deepcopy(model)
+    work = fusable(copy.deepcopy(model), leaf_modules)
     work.train(qat)
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
@@ -147,9 +150,12 @@ def set_ranges(prepared: fx.GraphModule, ranges: Mapping[str, tuple[float, float
 
     Ops that keep their input's quantization (max pooling, flatten) share its observer: that one
     takes the range of the first tensor it observes in graph order, the producer's (a later key
-    would overwrite the producer's own calibration algorithm with another's)."""
+    would overwrite the producer's own calibration algorithm with another's). A tensor that only
+    ever goes through one clamp (ReLU6, a ReLU FX did not fuse) is quantized over the clamped
+    range (:func:`clamped_outputs`)."""
     missing = []
     done: set[int] = set()
+    bounds = clamped_outputs(prepared)
     for name, obs in observers(prepared).items():
         if name not in ranges:
             missing.append(name)
@@ -158,6 +164,9 @@ def set_ranges(prepared: fx.GraphModule, ranges: Mapping[str, tuple[float, float
             continue
         done.add(id(obs))
         lo, hi = ranges[name]
+        if name in bounds:
+            low, high = bounds[name]
+            lo, hi = min(max(lo, low), high), max(min(hi, high), low)
         obs.min_val = torch.tensor(float(lo))
         obs.max_val = torch.tensor(float(hi))
     if missing:
@@ -165,6 +174,50 @@ def set_ranges(prepared: fx.GraphModule, ranges: Mapping[str, tuple[float, float
             f"no calibrated range for {', '.join(missing[:5])}"
             f"{' ...' if len(missing) > 5 else ''}: the statistics do not belong to this model"
         )
+
+
+def _clamp_of(node: fx.Node, prepared: fx.GraphModule) -> tuple[float, float] | None:
+    """The (low, high) an activation node clamps its input to, or None for any other node."""
+    if node.op == "call_module":
+        module = prepared.get_submodule(str(node.target))
+        if isinstance(module, nn.ReLU):
+            return 0.0, float("inf")
+        if isinstance(module, nn.Hardtanh):  # ReLU6 is one
+            return float(module.min_val), float(module.max_val)
+        return None
+    if node.op != "call_function":
+        return None
+    if node.target in (F.relu, torch.relu, torch.relu_):
+        return 0.0, float("inf")
+    if node.target is F.relu6:
+        return 0.0, 6.0
+    if node.target is F.hardtanh:
+        bounds = {**dict(zip(("input", "min_val", "max_val"), node.args)), **node.kwargs}
+        low, high = bounds.get("min_val", -1.0), bounds.get("max_val", 1.0)
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            return float(low), float(high)
+    return None
+
+
+def clamped_outputs(prepared: fx.GraphModule) -> dict[str, tuple[float, float]]:
+    """Observed tensors whose every use is a clamp, with the clamp's bounds (the widest if uses
+    differ). FX quantizes a conv's output before a ReLU6 that follows it (the two share one
+    observer) and before a ReLU it did not fuse: over the pre-activation range, most of the 256
+    levels land where the activation then cuts (EfficientNet-Lite0's convs range over about
+    [-50, 80], its ReLU6 keeps [0, 6]). Quantizing over the clamped range computes the same function
+    (the clamp is then exact in INT8) with the levels where the values are."""
+    found: dict[str, tuple[float, float]] = {}
+    for node in prepared.graph.nodes:
+        if node.op != "call_module" or not node.args or not isinstance(node.args[0], fx.Node):
+            continue
+        if not isinstance(prepared.get_submodule(str(node.target)), (ObserverBase, FakeQuantizeBase)):
+            continue
+        clamps = [_clamp_of(user, prepared) for user in node.users]
+        if clamps and all(c is not None for c in clamps):
+            found.setdefault(
+                node.args[0].name, (min(c[0] for c in clamps if c), max(c[1] for c in clamps if c))
+            )
+    return found
 
 
 def convert(prepared: fx.GraphModule, recipe: Recipe | None = None) -> fx.GraphModule:
@@ -175,6 +228,7 @@ def convert(prepared: fx.GraphModule, recipe: Recipe | None = None) -> fx.GraphM
     prepared.eval()
     with quiet():
         quantized = convert_fx(prepared)
+    pack_for_speed(quantized)
     if recipe is not None:
         to_bf16(quantized, [k.name for k, op in recipe.ops.items() if op.activation.dtype == "bf16"])
     return quantized

@@ -32,9 +32,11 @@ def comparable(model: nn.Module) -> nn.Module:
         return model
     from torch.ao.quantization.quantize_fx import fuse_fx
 
+    from lpot_pytorch.functional_layers import fusable
+
     try:
         with quiet():
-            return fuse_fx(copy.deepcopy(model).eval())
+            return fuse_fx(fusable(copy.deepcopy(model).eval()))
     except Exception:  # untraceable models are only quantized dynamically, which does not fuse
         return model
 

@@ -82,6 +82,7 @@ def load(path: Path) -> nn.Module:
 def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
     """The quantized GraphModule again, from the FP32 definition + recipe + weights-only state dict."""
     from lpot_pytorch import fx
+    from lpot_pytorch.kernels import pack_for_speed
     from lpot_pytorch.quantizer import quantize
 
     state = torch.load(Path(folder) / STATE_FILE, weights_only=True, map_location="cpu")
@@ -91,7 +92,8 @@ def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
         rebuilt = fx.convert(prepared, recipe)
     else:
         rebuilt = quantize(model, recipe, {}, q_func=lambda m: None)
-    rebuilt.load_state_dict(state)
+    rebuilt.load_state_dict(state)  # packs the INT8 weights again, for the process-wide engine
+    pack_for_speed(rebuilt)
     return rebuilt
 
 

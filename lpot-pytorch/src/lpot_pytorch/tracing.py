@@ -56,9 +56,28 @@ def check_traceable(model: torch.nn.Module, leaf_modules: Sequence[str] = ()) ->
             f"mark it as a leaf so it stays FP32 and opaque to the graph passes: "
             f"PyTorchBackend(leaf_modules=['{where}'])"
             if where
-            else "make the data-dependent Python control flow a submodule and mark it as a leaf "
-            "(PyTorchBackend(leaf_modules=[...]))"
+            else _top_level_hint(model)
         )
         raise ModelError(
             f"torch.fx cannot trace {culprit}: {type(exc).__name__}: {str(exc).splitlines()[0]}; {hint}"
         ) from exc
+
+
+def _top_level_hint(model: torch.nn.Module) -> str:
+    """Advice for a failure in the top-level forward, where no leaf module can help: dynamic INT8
+    needs no graph (it swaps Linear/LSTM modules), so it quantizes any such model."""
+    is_hf = any(
+        c.__module__.startswith("transformers.") and c.__name__ == "PreTrainedModel"
+        for c in type(model).__mro__
+    )
+    why = (
+        "transformers models build their attention masks with Python control flow that legacy torch.fx "
+        "cannot follow (transformers 5 ships no fx tracer)"
+        if is_hf
+        else "static and QAT INT8 need a graph of the top-level forward, and marking submodules as leaves "
+        "cannot remove Python control flow written there"
+    )
+    return (
+        f"{why}; quantize it dynamically instead (quantization: approach: post_training_dynamic_quant, "
+        "INT8 Linear weights with no graph), or move the data-dependent code out of the forward you tune"
+    )
