@@ -226,3 +226,25 @@ def test_performance_only_evaluates_nothing_and_says_so(tmp_path, toy_model, toy
     assert result.recipe.quantized_ops() and "accuracy was not evaluated" in result.warnings[0]
     plain = lpot.load_config(toy_job.config(tmp_path))
     assert lpot.load_config(cfg).hash() != plain.hash()  # it changes what trials are worth
+
+
+def test_op_errors_of_a_masked_tensor_holding_infinities_are_finite():
+    """An exported attention mask adds -inf; FP32 and INT8 agree there, so it is no error (the
+    difference was inf - inf = NaN, and NaN ranked the op first or last at random)."""
+    import numpy as np
+
+    from lpot.backend import Backend
+    from lpot.engine import Feature
+    from lpot.recipe import OpKey
+
+    class Masked:
+        name = "masked"
+        features = frozenset({Feature.INSPECT})
+
+        def inspect(self, model, inputs, ops):
+            scores = np.array([[0.5, -np.inf], [1.0, -np.inf]]) + model
+            return {op.name: scores for op in ops}
+
+    backend = Backend(Masked())
+    errors = backend.op_errors(0.0, 0.1, [OpKey("attn", "Add")], [(np.zeros(2), None)])
+    assert np.isfinite(errors["attn"]) and 0 < errors["attn"] < 0.1

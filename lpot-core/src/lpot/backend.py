@@ -168,9 +168,14 @@ class Backend:
                 if b is None or np.shape(a) != np.shape(b):
                     continue
                 a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+                # an exported attention mask holds -inf: equal values (infinities too) are no error,
+                # and only finite FP32 values weigh in the norm
+                finite = np.isfinite(a64)
+                with np.errstate(invalid="ignore"):
+                    diff = np.where(a64 == b64, 0.0, b64 - a64)
                 acc = sums.setdefault(name, [0.0, 0.0])
-                acc[0] += float(np.sum(np.square(b64 - a64)))
-                acc[1] += float(np.sum(np.square(a64)))
+                acc[0] += float(np.sum(np.square(np.where(finite, diff, 0.0))))
+                acc[1] += float(np.sum(np.square(np.where(finite, a64, 0.0))))
         return {name: (num / den if den else 0.0) for name, (num, den) in sums.items()}
 
     def inspect(
