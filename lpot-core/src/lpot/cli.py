@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("workspace")
     r.add_argument("--format", choices=("html", "md", "json", "text"), default="html")
     r.add_argument("--output", help="file to write (default: WORKSPACE/report.<format>; text goes to stdout)")
+    r.add_argument(
+        "--inline",
+        action="store_true",
+        help="HTML: put plotly.js (4.7 MB) inside the report instead of one shared copy beside it",
+    )
 
     d = sub.add_parser("demo", parents=[common], help="tune the embedded default model on real data")
     d.add_argument("--name", help="which demo (default: the first installed)")
@@ -319,11 +324,15 @@ def _benchmark(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from lpot.report import write_report
 
-    written = write_report(args.workspace, args.format, args.output)
+    if args.inline and args.format != "html":
+        raise ConfigError(f"--inline: only the HTML report has scripts to inline, not --format {args.format}")
+    written = write_report(args.workspace, args.format, args.output, inline=args.inline)
     if written is None:
         from lpot.report import workspace_report
 
         print(workspace_report(args.workspace))
+    elif args.format == "html" and not args.inline:
+        print(f"report written to {written} (its charts load the plotly.js copy beside it)")
     else:
         print(f"report written to {written}")
     return 0

@@ -1,7 +1,13 @@
-"""Self-contained HTML report: Jinja2 template, Plotly charts with plotly.js inlined (no network)."""
+"""HTML report: Jinja2 template and Plotly charts, opened without network.
+
+plotly.js (4.6 MB, the only bundle the plotly wheel ships) is written once next to the reports as
+``plotly-<version>.min.js`` and referenced relatively, so a report of 14 trials stays ~100 KB and
+many reports in one folder share one copy; ``inline=True`` puts it inside a single-file report.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lpot.report.data import ReportData
@@ -88,13 +94,33 @@ def _figures(data: ReportData) -> dict[str, str]:
     return figures
 
 
-def render_html(data: ReportData) -> str:
-    import jinja2
+def plotly_asset(folder: Path) -> str:
+    """Write plotly.js into ``folder`` unless the same copy is there; its file name, for ``src``."""
+    import plotly
     from plotly.offline import get_plotlyjs
+
+    name = f"plotly-{plotly.__version__}.min.js"
+    code = get_plotlyjs().encode()
+    path = Path(folder) / name
+    if not path.is_file() or path.read_bytes() != code:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(code)
+    return name
+
+
+def render_html(data: ReportData, plotly_src: str | None = None) -> str:
+    """The report page; plotly.js from ``plotly_src`` (a path relative to the page) or inlined."""
+    import jinja2
+
+    from lpot.report.explain import chosen_reason, error_line
+    from lpot.report.figures import accuracy_digits, accuracy_text, quantity
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("lpot.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    digits = accuracy_digits(
+        [v for v in (data.baseline_accuracy, *(t.accuracy for t in data.trials)) if v is not None], data.goal
     )
 
     def number(value: Any, digits: int = 4) -> str:
@@ -103,10 +129,22 @@ def render_html(data: ReportData) -> str:
         return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
     env.filters["number"] = number
+    env.filters["quantity"] = lambda value: (
+        quantity(value, data.objective_unit) if data.objective_unit else number(value)
+    )
+    env.filters["accuracy"] = lambda value: "-" if value is None else accuracy_text(value, digits)
+    inline = None
+    if plotly_src is None:
+        from plotly.offline import get_plotlyjs
+
+        inline = get_plotlyjs()
     return env.get_template("report.html.j2").render(
         data=data,
         meta=data.meta,
         figures=_figures(data),
-        plotly_js=get_plotlyjs(),
+        plotly_js=inline,
+        plotly_src=plotly_src,
+        chosen_reason=chosen_reason(data),
+        error_line=lambda trial: error_line(data, trial),
         versions=", ".join(f"{k} {v}" for k, v in data.meta.get("versions", {}).items()),
     )

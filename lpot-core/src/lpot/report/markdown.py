@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lpot.report.data import ReportData
+from lpot.report.explain import chosen_reason
 from lpot.report.text import _cell
 
 
@@ -15,6 +16,7 @@ def render_markdown(data: ReportData) -> str:
         f"- strategy: {m.get('strategy', '?')}; criterion: {m.get('criterion', '?')}; objective: {data.objective_name}",
         f"- status: **{m.get('status', '?')}** ({m.get('stop_reason', 'interrupted or running')})",
         f"- FP32 accuracy {_cell(data.baseline_accuracy)}, goal {_cell(data.goal)}, best trial {_cell(data.best_trial)}",
+        *([f"- why: {chosen_reason(data)}"] if data.best else []),
         *[f"- **warning**: {w}" for w in m.get("warnings") or []],
         "",
         f"| trial | stage | accuracy | met | {data.objective_name} | int8 ops | fp32 ops | status |",
