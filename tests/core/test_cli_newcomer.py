@@ -189,3 +189,19 @@ def test_the_python_call_is_answered_in_its_argument_names(files):
     model, data = files
     with pytest.raises(ConfigError, match=r"^num_instances 999: 999 instances on "):
         lpot.benchmark(str(model), lpot.ArrayLoader(np.zeros((4, 16), np.float32)), num_instances=999)
+
+
+def test_report_says_where_its_plotly_copy_is_and_inline_is_html_only(tmp_path, files):
+    model, data = files
+    tuned = _lpot("tune", "--model", str(model), "--data", str(data), "--quiet", cwd=tmp_path)
+    assert tuned.returncode == 0, tuned.stderr
+    ws = tmp_path / "lpot_workspace"
+    out = _lpot("report", str(ws))
+    assert out.returncode == 0 and "plotly.js copy beside it" in out.stdout, out.stderr
+    assert len(list(ws.glob("plotly-*.min.js"))) == 1
+    one = _lpot("report", str(ws), "--inline", "--output", str(tmp_path / "one.html"))
+    assert one.returncode == 0 and "beside it" not in one.stdout
+    assert not list(tmp_path.glob("plotly-*.min.js"))  # inlined: nothing beside it
+    md = _lpot("report", str(ws), "--format", "md", "--inline")
+    assert md.returncode == 2 and md.stderr.count("\n") == 1
+    assert "--inline: only the HTML report has scripts to inline, not --format md" in md.stderr
