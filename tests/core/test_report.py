@@ -170,3 +170,17 @@ def test_a_dash_for_per_op_error_is_explained(workspace):
     fp32 = [op for op in data["best_ops"] if not op["quantized"]]
     assert fp32 and ops.count('title="not quantized: nothing to compare with FP32">-</td>') == len(fp32)
     assert 'id="ops-note"' in html and 'an op kept in FP32 (or BF16) shows "-"' in html
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_the_goal_label_sits_on_the_side_away_from_fp32(workspace, higher_is_better):
+    from lpot.report.data import load_report
+    from lpot.report.html import accuracy_figure
+
+    data = load_report(workspace)
+    data.meta["higher_is_better"] = higher_is_better
+    (label,) = accuracy_figure(data).layout.annotations
+    assert label.text == f"accuracy goal {data.goal:.4g}" and label.y == data.goal
+    # FP32 meets its own goal: above the line when higher is better, so the label goes below it
+    assert data.baseline_accuracy > data.goal
+    assert label.yanchor == ("top" if higher_is_better else "bottom"), label

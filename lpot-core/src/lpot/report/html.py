@@ -55,7 +55,15 @@ def accuracy_figure(data: ReportData) -> Any:
             )
         )
     if data.goal is not None:
-        fig.add_hline(y=data.goal, line_dash="dash", annotation_text="accuracy goal")
+        # the label on the side of the line away from FP32 (which always meets its own goal), so
+        # the two never overlap: below a higher-is-better goal, above a lower-is-better one
+        below = data.meta.get("higher_is_better", True)
+        fig.add_hline(
+            y=data.goal,
+            line_dash="dash",
+            annotation_text=f"accuracy goal {data.goal:.4g}",
+            annotation_position="bottom right" if below else "top right",
+        )
     fig.update_layout(
         xaxis_title=f"{data.objective_name} ({unit})" if unit else data.objective_name,
         yaxis_title="accuracy",
