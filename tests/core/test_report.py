@@ -43,6 +43,14 @@ def test_markdown_report_table(workspace):
     assert len(rows) == len(data["trials"])
     assert "(best)" in text and "status: **met**" in text
     assert f"- why: Trial {data['best_trial']} " in text
+    assert "| performance (ms) |" in text
+
+
+def test_markdown_report_has_one_line_per_failed_trial(failing_workspace):
+    text = write_report(failing_workspace, "md").read_text()
+    failed = [line for line in text.splitlines() if line.startswith("| ") and "failed" in line]
+    assert len(failed) >= 3 and all(len(line) < 250 for line in failed)
+    assert sum("same error as trial" in line for line in failed) == len(failed) - 1
 
 
 def _external_resources(html: str) -> list[str]:
