@@ -26,7 +26,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantiz
 
 import lpot
 from lpot.report import table
-from lpot_onnxrt.demo import build_digits_model
+from lpot_onnxrt.demo import digits_model
 
 ROUNDS = 7
 ITERATIONS = 30
@@ -82,7 +82,7 @@ def _import_time() -> tuple[float, list[str]]:
 
 
 def main() -> None:
-    model, (x_train, y_train, x_val, y_val) = build_digits_model(seed=0)
+    model, (x_train, y_train, x_val, y_val) = digits_model(seed=0)
     name = model.graph.input[0].name
     calib = x_train[:100]
     work = Path(tempfile.mkdtemp(prefix="lpot-bench-"))

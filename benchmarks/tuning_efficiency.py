@@ -42,7 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import lpot
 from lpot.report import table
-from lpot_onnxrt.demo import build_digits_model
+from lpot_onnxrt.demo import digits_model
 
 MAX_TRIALS = 100
 INC_CAP_S = 120.0  # wall-clock cap of one INC run (see run_inc_capped)
@@ -150,7 +150,7 @@ def latency_ratio(fp32: onnx.ModelProto, tuned: onnx.ModelProto, x: np.ndarray, 
 
 # ---------------------------------------------------------------------------------------------- models
 def digits_task(picky: bool) -> Task:
-    model, (x_train, y_train, x_val, y_val) = build_digits_model(seed=0)
+    model, (x_train, y_train, x_val, y_val) = digits_model(seed=0)
     return Task(
         "digits-picky" if picky else "digits",
         model,

@@ -131,3 +131,77 @@ def test_precision_table_counts_ops_per_type():
     int8 = Recipe(ops={OpKey("a", "Conv"): FP32_OP})
     table = precision_table(int8)
     assert "Conv" in table and "total" in table
+
+
+def _yaml_with_a_dataloader_but_no_metric(tmp_path, data):
+    path = tmp_path / "no_metric.yaml"
+    loader = f"{{batch_size: 50, dataset: {{numpy: {{data: {data}}}}}}}"
+    path.write_text(
+        f"quantization: {{calibration: {{dataloader: {loader}}}}}\n"
+        f"evaluation: {{accuracy: {{dataloader: {loader}}}}}\n"
+        f"tuning: {{workspace: {{path: {tmp_path / 'ws'}}}, exit_policy: {{max_trials: 2}}}}\n"
+    )
+    return path
+
+
+def test_a_config_without_a_metric_is_told_to_give_metric(tmp_path, files):
+    model, data = files
+    config = _yaml_with_a_dataloader_but_no_metric(tmp_path, data)
+    out = _lpot("tune", str(config), "--model", str(model), "--quiet", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "give --metric (e.g. --metric topk), or declare evaluation.accuracy.metric" in out.stderr
+    assert "eval_func" not in out.stderr and "--data" not in out.stderr  # the data is there
+    fixed = _lpot("tune", str(config), "--model", str(model), "--metric", "topk", "--quiet", cwd=tmp_path)
+    assert fixed.returncode == 0 and "status: met" in fixed.stdout, fixed.stderr
+
+
+def test_benchmark_without_data_says_which_flag_gives_it(tmp_path, files):
+    model, _ = files
+    out = _lpot("benchmark", "--model", str(model), cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "nothing to benchmark on: give --data" in out.stderr and "pass a dataloader" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--num-instances", "999"], "--num-instances 999: 999 instances on "),
+        (
+            ["--num-instances", "64", "--cores-per-instance", "4"],
+            "--num-instances 64 with --cores-per-instance 4: 64 instances x 4 cores = 256 cores",
+        ),
+        (["--num-instances", "0"], "--num-instances 0: expected at least 1 instance"),
+        (["--cores-per-instance", "0"], "--cores-per-instance 0: expected at least 1 core"),
+    ],
+    ids=["instances", "instances-x-cores", "zero-instances", "zero-cores"],
+)
+def test_too_many_instances_are_said_in_flag_names(tmp_path, files, flags, message):
+    model, data = files
+    out = _lpot("benchmark", "--model", str(model), "--data", str(data), *flags, cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert message in out.stderr and "evaluation.performance" not in out.stderr
+
+
+def test_the_python_call_is_answered_in_its_argument_names(files):
+    import lpot
+    from lpot.errors import ConfigError
+
+    model, data = files
+    with pytest.raises(ConfigError, match=r"^num_instances 999: 999 instances on "):
+        lpot.benchmark(str(model), lpot.ArrayLoader(np.zeros((4, 16), np.float32)), num_instances=999)
+
+
+def test_report_says_where_its_plotly_copy_is_and_inline_is_html_only(tmp_path, files):
+    model, data = files
+    tuned = _lpot("tune", "--model", str(model), "--data", str(data), "--quiet", cwd=tmp_path)
+    assert tuned.returncode == 0, tuned.stderr
+    ws = tmp_path / "lpot_workspace"
+    out = _lpot("report", str(ws))
+    assert out.returncode == 0 and "plotly.js copy beside it" in out.stdout, out.stderr
+    assert len(list(ws.glob("plotly-*.min.js"))) == 1
+    one = _lpot("report", str(ws), "--inline", "--output", str(tmp_path / "one.html"))
+    assert one.returncode == 0 and "beside it" not in one.stdout
+    assert not list(tmp_path.glob("plotly-*.min.js"))  # inlined: nothing beside it
+    md = _lpot("report", str(ws), "--format", "md", "--inline")
+    assert md.returncode == 2 and md.stderr.count("\n") == 1
+    assert "--inline: only the HTML report has scripts to inline, not --format md" in md.stderr

@@ -9,12 +9,12 @@ import pytest
 
 import lpot
 from lpot.errors import BackendNotFoundError, ModelError
-from lpot_onnxrt.demo import build_digits_model
+from lpot_onnxrt.demo import digits_model
 
 
 @pytest.fixture(scope="module")
 def digits():
-    model, (x_train, y_train, x_val, y_val) = build_digits_model(seed=0)
+    model, (x_train, y_train, x_val, y_val) = digits_model(seed=0)
     calib = lpot.ArrayLoader(x_train[:100], y_train[:100], batch_size=20)
     evals = lpot.ArrayLoader(x_val, y_val, batch_size=100)
     return model, calib, evals, (x_val, y_val)

@@ -63,22 +63,54 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def check_cores(cores_per_instance: int | None, num_instances: int) -> None:
+# what the two knobs are called where they were set: the config, a Python call, the command line
+CONFIG_KNOBS = (
+    "evaluation.performance.configs.cores_per_instance",
+    "evaluation.performance.configs.num_of_instance",
+)
+CALL_KNOBS = ("cores_per_instance", "num_instances")
+FLAG_KNOBS = ("--cores-per-instance", "--num-instances")
+
+
+def check_cores(
+    cores_per_instance: int | None, num_instances: int, names: tuple[str, str] = CONFIG_KNOBS
+) -> None:
+    """Refuse instances that need more cores than this process may use, in the words of ``names``
+    (what the two knobs are called where the user set them)."""
     have = available_cores()
+    cores_name, instances_name = names
     if num_instances < 1:
-        raise ConfigError(
-            f"evaluation.performance.configs.num_of_instance: expected >= 1, got {num_instances}"
-        )
+        raise ConfigError(f"{instances_name} {num_instances}: expected at least 1 instance")
+    if cores_per_instance is not None and cores_per_instance < 1:
+        raise ConfigError(f"{cores_name} {cores_per_instance}: expected at least 1 core per instance")
     if cores_per_instance is not None and cores_per_instance * num_instances > have:
         raise ConfigError(
-            f"evaluation.performance.configs: {num_instances} instances x {cores_per_instance} cores = "
-            f"{num_instances * cores_per_instance} cores, but this process can use {have}; "
-            "lower cores_per_instance or num_of_instance"
+            f"{instances_name} {num_instances} with {cores_name} {cores_per_instance}: {num_instances} instances "
+            f"x {cores_per_instance} cores = {num_instances * cores_per_instance} cores, but this process can "
+            f"use {have}; lower {cores_name} or {instances_name}"
         )
     if cores_per_instance is None and num_instances > have:
         raise ConfigError(
-            f"evaluation.performance.configs.num_of_instance: {num_instances} instances on {have} cores"
+            f"{instances_name} {num_instances}: {num_instances} instances on {have} cores; "
+            f"give at most {have} (one core each at least)"
         )
+
+
+def _instances(
+    perf: Any, cores_per_instance: int | None, num_instances: int | None, knobs: tuple[str, str]
+) -> tuple[int | None, int]:
+    """Cores per instance and instances (the call's, else the config's), checked in the words of
+    wherever each was set."""
+    cores = (
+        cores_per_instance if cores_per_instance is not None else (perf.cores_per_instance if perf else None)
+    )
+    instances = num_instances if num_instances is not None else (perf.num_of_instance if perf else 1)
+    names = (
+        knobs[0] if cores_per_instance is not None else CONFIG_KNOBS[0],
+        knobs[1] if num_instances is not None else CONFIG_KNOBS[1],
+    )
+    check_cores(cores, instances, names)
+    return cores, instances
 
 
 def benchmark(
@@ -93,23 +125,24 @@ def benchmark(
     warmup: int | None = None,
     iterations: int | None = None,
     progress: bool = True,
+    knobs: tuple[str, str] = CALL_KNOBS,
 ) -> BenchmarkComparison:
-    """Benchmark ``model`` (and ``tuned`` next to it, same data and settings, interleaved per model)."""
+    """Benchmark ``model`` (and ``tuned`` next to it, same data and settings, interleaved per model).
+
+    ``knobs``: what the caller calls ``cores_per_instance`` and ``num_instances``, for its errors
+    (the command line passes its flag names).
+    """
     from lpot.config import load_config
     from lpot.data.builder import build_dataloader
 
     cfg = load_config(config)
     perf = cfg.evaluation.performance
-    cores = (
-        cores_per_instance if cores_per_instance is not None else (perf.cores_per_instance if perf else None)
-    )
-    instances = num_instances if num_instances is not None else (perf.num_of_instance if perf else 1)
-    for name, value in (("iterations", iterations), ("warmup", warmup), ("cores_per_instance", cores)):
+    cores, instances = _instances(perf, cores_per_instance, num_instances, knobs)
+    for name, value in (("iterations", iterations), ("warmup", warmup)):
         if value is not None and value < (0 if name == "warmup" else 1):
             raise ConfigError(
                 f"benchmark {name}: expected an integer >= {0 if name == 'warmup' else 1}, got {value}"
             )
-    check_cores(cores, instances)
     if dataloader is None:
         section = (perf.dataloader if perf else None) or (
             cfg.evaluation.accuracy.dataloader if cfg.evaluation.accuracy else None

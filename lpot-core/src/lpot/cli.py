@@ -54,10 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("workspace")
     r.add_argument("--format", choices=("html", "md", "json", "text"), default="html")
     r.add_argument("--output", help="file to write (default: WORKSPACE/report.<format>; text goes to stdout)")
+    r.add_argument(
+        "--inline",
+        action="store_true",
+        help="HTML: put plotly.js (4.7 MB) inside the report instead of one shared copy beside it",
+    )
 
     d = sub.add_parser("demo", parents=[common], help="tune the embedded default model on real data")
     d.add_argument("--name", help="which demo (default: the first installed)")
     d.add_argument("--workspace", default="lpot_demo_workspace")
+    d.add_argument(
+        "--rebuild", action="store_true", help="build the demo model from scratch instead of the shipped copy"
+    )
 
     sub.add_parser(
         "plugins", parents=[common], help="list installed backends, strategies, metrics, objectives"
@@ -241,12 +249,7 @@ def _tune(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except ConfigError as exc:
-        if str(exc).startswith("nothing to evaluate with"):  # said in the command's own terms
-            raise ConfigError(
-                "nothing to evaluate the tuned model with: give --data (or --eval-data), or declare "
-                "evaluation.accuracy.dataloader in the config"
-            ) from None
-        raise
+        raise ConfigError(_evaluation_in_flags(str(exc))) from None
     from lpot.report.text import result_summary
 
     print(result_summary(result, traceback=args.debug))
@@ -254,6 +257,21 @@ def _tune(args: argparse.Namespace) -> int:
         output = _output_folder(args.output, args.model)
         print(f"saved: {result.save(output)}")
     return 0
+
+
+def _evaluation_in_flags(message: str) -> str:
+    """The API's "pass eval_func or an eval_dataloader" said in the command's own terms."""
+    if not message.startswith("nothing to evaluate with"):
+        return message
+    if "evaluation.accuracy.metric" in message.split(" is missing")[0]:
+        return (
+            "nothing to evaluate the tuned model with: the config names no evaluation.accuracy.metric; "
+            "give --metric (e.g. --metric topk), or declare evaluation.accuracy.metric in the config"
+        )
+    return (
+        "nothing to evaluate the tuned model with: give --data (or --eval-data), or declare "
+        "evaluation.accuracy.dataloader in the config"
+    )
 
 
 def _output_folder(output: str, model: str) -> Path:
@@ -297,7 +315,7 @@ def with_executor(cfg: Any, name: str | None, workers: int | None) -> Any:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from lpot.benchmarking import benchmark
+    from lpot.benchmarking import FLAG_KNOBS, benchmark
 
     for flag, value in (
         ("--iterations", args.iterations),
@@ -308,16 +326,25 @@ def _benchmark(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ConfigError(f"{flag} {value}: expected an integer >= 1")
 
-    comparison = benchmark(
-        args.model,
-        _npz(args.data, args.batch_size) if args.data else None,
-        args.config,
-        tuned=args.tuned,
-        cores_per_instance=args.cores_per_instance,
-        num_instances=args.num_instances,
-        iterations=args.iterations,
-        progress=not args.quiet,
-    )
+    try:
+        comparison = benchmark(
+            args.model,
+            _npz(args.data, args.batch_size) if args.data else None,
+            args.config,
+            tuned=args.tuned,
+            cores_per_instance=args.cores_per_instance,
+            num_instances=args.num_instances,
+            iterations=args.iterations,
+            progress=not args.quiet,
+            knobs=FLAG_KNOBS,  # too many instances is said in flag names
+        )
+    except DataError as exc:
+        if str(exc).startswith("nothing to benchmark on"):
+            raise DataError(
+                "nothing to benchmark on: give --data (an .npz with array 'x'), or declare "
+                "evaluation.performance.dataloader in the config"
+            ) from None
+        raise
     print(json.dumps(comparison.to_dict()) if args.format == "json" else comparison.table())
     return 0
 
@@ -354,20 +381,34 @@ def _configured_precisions(cfg: Any) -> Any:
 def _report(args: argparse.Namespace) -> int:
     from lpot.report import write_report
 
-    written = write_report(args.workspace, args.format, args.output)
+    if args.inline and args.format != "html":
+        raise ConfigError(f"--inline: only the HTML report has scripts to inline, not --format {args.format}")
+    written = write_report(args.workspace, args.format, args.output, inline=args.inline)
     if written is None:
         from lpot.report import workspace_report
 
         print(workspace_report(args.workspace))
+    elif args.format == "html" and not args.inline:
+        print(f"report written to {written} (its charts load the plotly.js copy beside it)")
     else:
         print(f"report written to {written}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lpot.demo import run_demo
+    from lpot.demo import run_demo, silent
 
-    print(run_demo(args.name, workspace=args.workspace, progress=not args.quiet))
+    def say(line: str) -> None:
+        print(line, flush=True)  # each stage as it starts, also when stdout is a pipe or a file
+
+    report = run_demo(
+        args.name,
+        workspace=args.workspace,
+        progress=not args.quiet,
+        rebuild=args.rebuild,
+        say=silent if args.quiet else say,
+    )
+    print(report)
     return 0
 
 

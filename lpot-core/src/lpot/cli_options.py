@@ -64,7 +64,7 @@ def apply_flags(data: Mapping[str, Any], args: argparse.Namespace) -> dict[str, 
         _set(out, ("model", "outputs"), [args.output_name])
     evaluation = out.get("evaluation") or {}
     accuracy = evaluation.get("accuracy") or {}
-    if (args.data or args.eval_data) and not accuracy.get("metric"):
+    if (args.data or args.eval_data or args.metric) and not accuracy.get("metric"):
         _set(
             out,
             ("evaluation", "accuracy", "metric"),

@@ -17,3 +17,8 @@ def __getattr__(name: str) -> object:
 
         return MXNetEngine
     raise AttributeError(f"module 'lpot_mxnet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (``__all__``), loaded or not, without the helpers this module imports."""
+    return sorted(__all__)

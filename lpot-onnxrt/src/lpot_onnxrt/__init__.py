@@ -18,3 +18,8 @@ def __getattr__(name: str) -> Any:
 
         return OnnxRuntimeEngine
     raise AttributeError(f"module 'lpot_onnxrt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (``__all__``), loaded or not, without the helpers this module imports."""
+    return sorted(__all__)

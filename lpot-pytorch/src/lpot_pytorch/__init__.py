@@ -19,3 +19,8 @@ def __getattr__(name: str) -> Any:
 
         return PyTorchEngine
     raise AttributeError(f"module 'lpot_pytorch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (``__all__``), loaded or not, without the helpers this module imports."""
+    return sorted(__all__)

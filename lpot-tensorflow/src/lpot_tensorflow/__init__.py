@@ -46,3 +46,8 @@ def __getattr__(name: str) -> Any:
     return getattr(
         importlib.import_module(module), "TensorFlowEngine" if name == "TensorFlowBackend" else name
     )
+
+
+def __dir__() -> list[str]:
+    """The public names (``__all__``), loaded or not, without the helpers this module imports."""
+    return sorted(__all__)

@@ -12,24 +12,29 @@ __all__ = ["result_summary", "table", "trials_table", "workspace_report", "write
 SUFFIX = {"html": "html", "md": "md", "json": "json"}
 
 
-def write_report(workspace: str | Path, fmt: str = "html", output: str | Path | None = None) -> Path | None:
-    """Write the report of ``workspace`` as html/md/json and return its path (text: None, print it)."""
+def write_report(
+    workspace: str | Path, fmt: str = "html", output: str | Path | None = None, inline: bool = False
+) -> Path | None:
+    """Write the report of ``workspace`` as html/md/json and return its path (text: None, print it).
+
+    HTML loads plotly.js from one copy written beside it (shared by the reports of that folder);
+    ``inline=True`` makes it a single 4.7 MB file instead."""
     if fmt == "text":
         return None
     from lpot.report.data import load_report
 
     data = load_report(workspace)
+    path = Path(output) if output else Path(workspace) / f"report.{SUFFIX[fmt]}"
     if fmt == "html":
-        from lpot.report.html import render_html
+        from lpot.report.html import plotly_asset, render_html
 
-        content = render_html(data)
+        content = render_html(data, None if inline else plotly_asset(path.parent))
     elif fmt == "md":
         from lpot.report.markdown import render_markdown
 
         content = render_markdown(data)
     else:
         content = json.dumps(data.to_dict(), indent=2, default=str)
-    path = Path(output) if output else Path(workspace) / f"report.{SUFFIX[fmt]}"
     from lpot.tuning.workspace import write_file
 
     return write_file(path, content.encode("utf-8"), "writing the report")

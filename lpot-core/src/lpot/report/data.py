@@ -30,6 +30,7 @@ class OpRow:
     activation: str
     weight: str
     sensitivity: float | None
+    quantized: bool = True  # an FP32 (or BF16) op has no INT8 error to measure
 
 
 @dataclass
@@ -50,6 +51,14 @@ class ReportData:
     @property
     def best(self) -> TrialRow | None:
         return next((t for t in self.trials if t.index == self.best_trial), None)
+
+    @property
+    def objective_unit(self) -> str:
+        return str(self.meta.get("objective_unit", ""))
+
+    def first_with_error(self, trial: TrialRow) -> TrialRow:
+        """The earliest trial that failed with ``trial``'s error (``trial`` itself when it is new)."""
+        return next(t for t in self.trials if t.error == trial.error)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -91,6 +100,7 @@ def load_report(workspace: str | Path) -> ReportData:
                     describe_tensor(cfg.activation.to_dict()),
                     describe_tensor(cfg.weight.to_dict()) if cfg.weight else "-",
                     sensitivity.get(key.name),
+                    cfg.is_quantized,
                 )
             )
     return ReportData(

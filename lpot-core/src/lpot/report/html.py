@@ -1,7 +1,13 @@
-"""Self-contained HTML report: Jinja2 template, Plotly charts with plotly.js inlined (no network)."""
+"""HTML report: Jinja2 template and Plotly charts, opened without network.
+
+plotly.js (4.6 MB, the only bundle the plotly wheel ships) is written once next to the reports as
+``plotly-<version>.min.js`` and referenced relatively, so a report of 14 trials stays ~100 KB and
+many reports in one folder share one copy; ``inline=True`` puts it inside a single-file report.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lpot.report.data import ReportData
@@ -49,7 +55,15 @@ def accuracy_figure(data: ReportData) -> Any:
             )
         )
     if data.goal is not None:
-        fig.add_hline(y=data.goal, line_dash="dash", annotation_text="accuracy goal")
+        # the label on the side of the line away from FP32 (which always meets its own goal), so
+        # the two never overlap: below a higher-is-better goal, above a lower-is-better one
+        below = data.meta.get("higher_is_better", True)
+        fig.add_hline(
+            y=data.goal,
+            line_dash="dash",
+            annotation_text=f"accuracy goal {data.goal:.4g}",
+            annotation_position="bottom right" if below else "top right",
+        )
     fig.update_layout(
         xaxis_title=f"{data.objective_name} ({unit})" if unit else data.objective_name,
         yaxis_title="accuracy",
@@ -88,13 +102,34 @@ def _figures(data: ReportData) -> dict[str, str]:
     return figures
 
 
-def render_html(data: ReportData) -> str:
-    import jinja2
+def plotly_asset(folder: Path) -> str:
+    """Write plotly.js into ``folder`` unless the same copy is there; its file name, for ``src``."""
+    import plotly
     from plotly.offline import get_plotlyjs
+
+    name = f"plotly-{plotly.__version__}.min.js"
+    code = get_plotlyjs().encode()
+    path = Path(folder) / name
+    if not path.is_file() or path.read_bytes() != code:
+        from lpot.tuning.workspace import write_file
+
+        write_file(path, code, "writing the report's plotly.js")
+    return name
+
+
+def render_html(data: ReportData, plotly_src: str | None = None) -> str:
+    """The report page; plotly.js from ``plotly_src`` (a path relative to the page) or inlined."""
+    import jinja2
+
+    from lpot.report.explain import chosen_reason, error_line
+    from lpot.report.figures import accuracy_digits, accuracy_text, quantity
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("lpot.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    digits = accuracy_digits(
+        [v for v in (data.baseline_accuracy, *(t.accuracy for t in data.trials)) if v is not None], data.goal
     )
 
     def number(value: Any, digits: int = 4) -> str:
@@ -103,10 +138,22 @@ def render_html(data: ReportData) -> str:
         return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
     env.filters["number"] = number
+    env.filters["quantity"] = lambda value: (
+        quantity(value, data.objective_unit) if data.objective_unit else number(value)
+    )
+    env.filters["accuracy"] = lambda value: "-" if value is None else accuracy_text(value, digits)
+    inline = None
+    if plotly_src is None:
+        from plotly.offline import get_plotlyjs
+
+        inline = get_plotlyjs()
     return env.get_template("report.html.j2").render(
         data=data,
         meta=data.meta,
         figures=_figures(data),
-        plotly_js=get_plotlyjs(),
+        plotly_js=inline,
+        plotly_src=plotly_src,
+        chosen_reason=chosen_reason(data),
+        error_line=lambda trial: error_line(data, trial),
         versions=", ".join(f"{k} {v}" for k, v in data.meta.get("versions", {}).items()),
     )
