@@ -170,8 +170,8 @@ def test_benchmark_without_data_says_which_flag_gives_it(tmp_path, files):
             ["--num-instances", "64", "--cores-per-instance", "4"],
             "--num-instances 64 with --cores-per-instance 4: 64 instances x 4 cores = 256 cores",
         ),
-        (["--num-instances", "0"], "--num-instances 0: expected at least 1 instance"),
-        (["--cores-per-instance", "0"], "--cores-per-instance 0: expected at least 1 core"),
+        (["--num-instances", "0"], "--num-instances 0: expected an integer >= 1"),
+        (["--cores-per-instance", "0"], "--cores-per-instance 0: expected an integer >= 1"),
     ],
     ids=["instances", "instances-x-cores", "zero-instances", "zero-cores"],
 )
