@@ -58,7 +58,9 @@ def test_bf16_offered_on_this_cpu_exactly_where_it_is_native_and_faster(setup):
     dtypes = _dtypes(backend.capability(net))
     for name in ("conv0_fwd", "conv1_fwd", "dense0_fwd", "dense1_fwd"):
         assert ("bf16" in dtypes[name]) == expected, (name, dtypes[name], bf16_speedup())
-    assert "bf16" not in dtypes["pool0_fwd"] and "bf16" not in dtypes["flatten0_flatten0"]  # not AMP ops
+    # not AMP ops (Gluon numbers unnamed blocks per process: another test's net may own flatten0)
+    plain = [name for name in dtypes if name.startswith(("pool", "flatten"))]
+    assert plain and not any("bf16" in dtypes[name] for name in plain)
 
 
 @needs_bf16_kernels

@@ -26,9 +26,9 @@ def write_report(
     data = load_report(workspace)
     path = Path(output) if output else Path(workspace) / f"report.{SUFFIX[fmt]}"
     if fmt == "html":
-        from lpot.report.html import plotly_asset, render_html
+        from lpot.report.html import plotly_name, render_html
 
-        content = render_html(data, None if inline else plotly_asset(path.parent))
+        content = render_html(data, None if inline else plotly_name())
     elif fmt == "md":
         from lpot.report.markdown import render_markdown
 
@@ -37,4 +37,9 @@ def write_report(
         content = json.dumps(data.to_dict(), indent=2, default=str)
     from lpot.tuning.workspace import write_file
 
-    return write_file(path, content.encode("utf-8"), "writing the report")
+    written = write_file(path, content.encode("utf-8"), "writing the report")
+    if fmt == "html" and not inline:  # after the page: an unwritable place is named by the report
+        from lpot.report.html import plotly_asset
+
+        plotly_asset(written.parent)
+    return written

@@ -102,12 +102,18 @@ def _figures(data: ReportData) -> dict[str, str]:
     return figures
 
 
+def plotly_name() -> str:
+    """The file name of the shared plotly.js copy (versioned: reports of other versions coexist)."""
+    import plotly
+
+    return f"plotly-{plotly.__version__}.min.js"
+
+
 def plotly_asset(folder: Path) -> str:
     """Write plotly.js into ``folder`` unless the same copy is there; its file name, for ``src``."""
-    import plotly
     from plotly.offline import get_plotlyjs
 
-    name = f"plotly-{plotly.__version__}.min.js"
+    name = plotly_name()
     code = get_plotlyjs().encode()
     path = Path(folder) / name
     if not path.is_file() or path.read_bytes() != code:

@@ -45,7 +45,9 @@ def efficientnet_onnx_for_mxnet() -> Path:
         import onnx
         import torch
 
-        with torch.no_grad():
+        from lpot_zoo.exports import legacy_exporter
+
+        with legacy_exporter():
             torch.onnx.export(
                 load_efficientnet_lite0(),
                 (torch.zeros(1, 3, 224, 224),),
