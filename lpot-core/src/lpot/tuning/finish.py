@@ -152,6 +152,6 @@ def _warnings(objective: Objective, baseline: float | None, tuned: float | None,
     if baseline and tuned and not objective.higher_is_better and tuned > baseline:
         out.append(
             f"the tuned model is WORSE than FP32 on {objective.name}: {tuned:.4g} vs {baseline:.4g} "
-            f"{objective.unit} ({baseline / tuned:.2f}x)"
+            f"{objective.unit} ({tuned / baseline:.2f}x {'slower' if objective.unit == 'ms' else 'worse'})"
         )
     return out
