@@ -73,7 +73,7 @@ class Backend:
         """The native model rewritten for ``approach`` by engines that declare
         :attr:`Feature.PREPARE` (exact FP32 rewrites its quantizer needs: ORT's transformer fusions
         before dynamic INT8); the model itself otherwise. Baseline and trials all use the result."""
-        if Feature.PREPARE in self.engine.features:
+        if self.has(Feature.PREPARE):
             return self.engine.prepare(model, approach)
         return model
 

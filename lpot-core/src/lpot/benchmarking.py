@@ -113,6 +113,21 @@ def _instances(
     return cores, instances
 
 
+def _configured_data(cfg: Any) -> Any:
+    """The config's performance dataloader, else its accuracy one."""
+    from lpot.data.builder import build_dataloader
+
+    perf = cfg.evaluation.performance
+    section = (perf.dataloader if perf else None) or (
+        cfg.evaluation.accuracy.dataloader if cfg.evaluation.accuracy else None
+    )
+    if not section:
+        raise DataError(
+            "nothing to benchmark on: pass a dataloader or declare evaluation.performance.dataloader"
+        )
+    return build_dataloader(section, where="evaluation.performance.dataloader", seed=cfg.tuning.random_seed)
+
+
 def benchmark(
     model: Any,
     dataloader: Iterable[Any] | None = None,
@@ -133,7 +148,6 @@ def benchmark(
     (the command line passes its flag names).
     """
     from lpot.config import load_config
-    from lpot.data.builder import build_dataloader
 
     cfg = load_config(config)
     perf = cfg.evaluation.performance
@@ -144,16 +158,7 @@ def benchmark(
                 f"benchmark {name}: expected an integer >= {0 if name == 'warmup' else 1}, got {value}"
             )
     if dataloader is None:
-        section = (perf.dataloader if perf else None) or (
-            cfg.evaluation.accuracy.dataloader if cfg.evaluation.accuracy else None
-        )
-        if not section:
-            raise DataError(
-                "nothing to benchmark on: pass a dataloader or declare evaluation.performance.dataloader"
-            )
-        dataloader = build_dataloader(
-            section, where="evaluation.performance.dataloader", seed=cfg.tuning.random_seed
-        )
+        dataloader = _configured_data(cfg)
     from lpot.api import resolve_backend
 
     chosen, _ = resolve_backend(model, cfg, backend)

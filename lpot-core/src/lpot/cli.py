@@ -371,10 +371,12 @@ def _optimize(args: argparse.Namespace) -> int:
 
 def _configured_precisions(cfg: Any) -> Any:
     """LPOT 1.x's ``graph_optimization.precisions`` or ``mixed_precision.precisions``, else fp32."""
+    from lpot.optimization import configured_precisions
+
     for section in ("graph_optimization", "mixed_precision"):
-        given = cfg.extra_sections.get(section)
-        if isinstance(given, dict) and given.get("precisions"):
-            return given["precisions"]
+        given = configured_precisions(cfg, section)
+        if given:
+            return given
     return "fp32"
 
 

@@ -100,6 +100,13 @@ def parse_precisions(value: Any, what: str = "precisions") -> tuple[str, ...]:
     return out
 
 
+def configured_precisions(cfg: Any, section: str) -> Any:
+    """The ``precisions`` an LPOT 1.x YAML section (``graph_optimization``, ``mixed_precision``)
+    names, unparsed, or None."""
+    given = cfg.extra_sections.get(section)
+    return given.get("precisions") if isinstance(given, dict) else None
+
+
 def optimize(
     model: Any,
     precisions: Any = "fp32",
@@ -120,7 +127,7 @@ def optimize(
     cfg = load_config(config)
     wanted = parse_precisions(precisions)
     chosen, _ = resolve_backend(model, cfg, backend)
-    if Feature.OPTIMIZE not in chosen.engine.features:
+    if not chosen.has(Feature.OPTIMIZE):
         raise FeatureNotAvailableError(
             f"the {chosen.name} backend has no graph optimization (lpot.optimize); use lpot.tune"
         )

@@ -64,8 +64,9 @@ class Graph_Optimization(Component):  # noqa: N801 (LPOT 1.x's name)
 
     def __init__(self, conf_fname: Any = None) -> None:
         super().__init__(conf_fname)
-        section = self.cfg.extra_sections.get(self.section) or {}
-        given = section.get("precisions") if isinstance(section, dict) else None
+        from lpot.optimization import configured_precisions
+
+        given = configured_precisions(self.cfg, self.section)
         self._precisions = parse_precisions(given, self.section) if given else self.default_precisions
         self._input: list[str] = list(self.cfg.model.inputs)
         self._output: list[str] = list(self.cfg.model.outputs)

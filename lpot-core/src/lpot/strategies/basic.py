@@ -41,11 +41,12 @@ class BasicStrategy(SearchStrategy):
     def search(self) -> Search:
         base = self.space.default_recipe()
         changes = list(self._model_wise_changes()) if self.model_wise_stage else []
-        stage = [("model-wise default", base), *((label, apply(base)) for _, label, apply in changes)]
+        alone = [apply(base) for _, _, apply in changes]  # each change on its own
+        stage = [("model-wise default", base), *((label, r) for (_, label, _), r in zip(changes, alone))]
         tried: list[Trial] = yield Batch(_unique(iter(stage)))  # independent: in parallel when parallel
         if any(t.met for t in tried) or not tried:
             return
-        combined = self._combined(base, changes, tried)
+        combined = self._combined(base, changes, alone, tried)
         if combined is not None:
             trial = yield combined
             if trial.met:
@@ -116,14 +117,17 @@ class BasicStrategy(SearchStrategy):
                 lambda r, v=value: replace(r, options={**r.options, key: v}),
             )
 
-    def _combined(self, base: Recipe, changes: list[Change], tried: list[Trial]) -> tuple[str, Recipe] | None:
-        """The changes that each beat the default, all applied (per dimension the best one), when
-        there are two or more and the result is a recipe not tried yet."""
+    def _combined(
+        self, base: Recipe, changes: list[Change], alone: list[Recipe], tried: list[Trial]
+    ) -> tuple[str, Recipe] | None:
+        """The changes that each beat the default (``alone[i]``: ``changes[i]`` on its own), all
+        applied (per dimension the best one), when there are two or more and the result is a
+        recipe not tried yet."""
         scores = {t.recipe.fingerprint(): self.score(t) for t in tried}
         floor = scores.get(base.fingerprint(), float("-inf"))
         best: dict[str, tuple[float, str, Callable[[Recipe], Recipe]]] = {}
-        for dimension, label, apply in changes:
-            score = scores.get(apply(base).fingerprint(), float("-inf"))
+        for (dimension, label, apply), single in zip(changes, alone):
+            score = scores.get(single.fingerprint(), float("-inf"))
             if score > floor and score > best.get(dimension, (float("-inf"),))[0]:
                 best[dimension] = (score, label.removeprefix("model-wise "), apply)
         if len(best) < 2:

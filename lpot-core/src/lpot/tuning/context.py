@@ -69,14 +69,12 @@ class RunContext:
 
     def calibration_data(self) -> Iterable[Any] | None:
         """The calibration data as quantize reads it (a bias correction, QAT), without bars."""
-        from lpot.tuning.progress import ProgressLoader
+        from lpot.tuning.progress import without_progress
 
-        data = self.job.q_dataloader
-        return data.loader if isinstance(data, ProgressLoader) else data
+        return without_progress(self.job.q_dataloader)
 
     def inspection_data(self) -> Iterable[Any] | None:
         """A few batches for per-op inspection: calibration data, else the benchmark data, no bars."""
-        from lpot.tuning.progress import ProgressLoader
+        from lpot.tuning.progress import without_progress
 
-        data = self.job.q_dataloader or self.job.bench_dataloader
-        return data.loader if isinstance(data, ProgressLoader) else data
+        return without_progress(self.job.q_dataloader or self.job.bench_dataloader)

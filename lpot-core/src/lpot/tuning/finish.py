@@ -150,8 +150,11 @@ def _warnings(objective: Objective, baseline: float | None, tuned: float | None,
     elif status != Status.MET:
         out.append(f"the accuracy goal was not met ({status}); returning the most accurate recipe found")
     if baseline and tuned and not objective.higher_is_better and tuned > baseline:
+        from lpot.report.figures import ratio_phrase
+
+        change = ratio_phrase(baseline, tuned, objective.unit, objective.higher_is_better)
         out.append(
             f"the tuned model is WORSE than FP32 on {objective.name}: {tuned:.4g} vs {baseline:.4g} "
-            f"{objective.unit} ({tuned / baseline:.2f}x {'slower' if objective.unit == 'ms' else 'worse'})"
+            f"{objective.unit} ({change})"
         )
     return out

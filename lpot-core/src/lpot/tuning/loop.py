@@ -25,7 +25,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from lpot.errors import ConfigError, EvaluationError, LpotError, QuantizationError, WorkerSetupError
 from lpot.events import RunLog
@@ -139,10 +138,7 @@ def data_identity(job: TuningJob) -> dict[str, str]:
     is read once more for this (no inference); an ``eval_func``'s own data is the user's to version."""
     from lpot.data import LimitedLoader
     from lpot.data.fingerprint import data_fingerprint
-    from lpot.tuning.progress import ProgressLoader
-
-    def plain(loader: Any) -> Any:
-        return loader.loader if isinstance(loader, ProgressLoader) else loader
+    from lpot.tuning.progress import without_progress as plain
 
     out: dict[str, str] = {}
     if job.data_version:

@@ -81,3 +81,8 @@ class ProgressLoader:
 
 def with_progress(loader: Any, desc: str, enabled: bool) -> Any:
     return ProgressLoader(loader, desc) if enabled and loader is not None else loader
+
+
+def without_progress(loader: Any) -> Any:
+    """The loader :func:`with_progress` wrapped (reads that are not the user's stage: no bars)."""
+    return loader.loader if isinstance(loader, ProgressLoader) else loader

@@ -206,10 +206,7 @@ def measure_objective(
 
 def worker_context(job: Any) -> WorkerContext:
     """The :class:`WorkerContext` of a tuning job, without progress bars and without live backends."""
-    from lpot.tuning.progress import ProgressLoader
-
-    def plain(loader: Any) -> Any:
-        return loader.loader if isinstance(loader, ProgressLoader) else loader
+    from lpot.tuning.progress import without_progress as plain
 
     evaluator = copy.copy(job.evaluator)
     evaluator.backend = None
