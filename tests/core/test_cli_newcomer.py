@@ -205,3 +205,19 @@ def test_report_says_where_its_plotly_copy_is_and_inline_is_html_only(tmp_path, 
     md = _lpot("report", str(ws), "--format", "md", "--inline")
     assert md.returncode == 2 and md.stderr.count("\n") == 1
     assert "--inline: only the HTML report has scripts to inline, not --format md" in md.stderr
+
+
+def test_benchmark_table_says_a_slower_tuned_model_is_slower():
+    """`lpot benchmark --tuned` printed "0.71x faster" for a slower model (issue 21)."""
+    from lpot.benchmarking import BenchmarkComparison
+    from lpot.instances import BenchmarkResult
+
+    def result(ms):
+        return BenchmarkResult(
+            latency_ms=ms, latency_p90_ms=ms, throughput=1000 / ms, batch_size=1, iterations=5
+        )
+
+    slower = BenchmarkComparison({"fp32": result(5.0), "tuned": result(7.0)}).table()
+    assert "tuned vs FP32: latency 1.40x slower, throughput 1.40x slower" in slower
+    faster = BenchmarkComparison({"fp32": result(10.0), "tuned": result(5.0)}).table()
+    assert "tuned vs FP32: latency 2.00x faster, throughput 2.00x faster" in faster

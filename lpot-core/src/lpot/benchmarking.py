@@ -51,11 +51,12 @@ class BenchmarkComparison:
         headers = ["model", "instances", "cores/inst", "batch", "p50 ms", "p90 ms", "p99 ms", "throughput/s"]
         text = table([*headers, "per-instance median ms"], rows)
         if self.speedup is not None:
+            from lpot.report.figures import ratio_phrase
+
             fp32, tuned = self.results["fp32"], self.results["tuned"]
-            text += (
-                f"\n\ntuned vs FP32: latency {self.speedup:.2f}x faster, "
-                f"throughput {tuned.throughput / fp32.throughput:.2f}x"
-            )
+            latency = ratio_phrase(fp32.latency_ms, tuned.latency_ms, "ms", False)
+            throughput = ratio_phrase(fp32.throughput, tuned.throughput, "samples/s", True)
+            text += f"\n\ntuned vs FP32: latency {latency}, throughput {throughput}"
         return text
 
 
