@@ -45,10 +45,13 @@ def test_fewer_trials_than_basic_on_16_ops_with_2_bad(tmp_path):
     for ranking, result in runs.items():
         assert result.status == "met", ranking
         assert fp32_names(result.recipe) == ["fc12", "fc5"], ranking
-    assert len(runs["isolated"].trials) == 4
-    # no ranking at all: default, all-FP32, then about k·log2(n) re-quantization trials (measured 12)
-    assert len(runs["none"].trials) <= 2 + 2 * (math.log2(16) + 1)
-    assert len(runs["none"].trials) < len(basic.trials) / 2
+    stage = [label for label in labels(basic) if label.startswith("model-wise")]
+    for result in runs.values():  # the same model-wise stage as basic's comes first
+        assert labels(result)[: len(stage)] == stage
+    assert len(runs["isolated"].trials) == len(stage) + 3
+    # no ranking at all: all-FP32, then about k·log2(n) re-quantization trials (measured 11)
+    assert len(runs["none"].trials) <= len(stage) + 1 + 2 * (math.log2(16) + 1)
+    assert len(runs["none"].trials) - len(stage) < (len(basic.trials) - len(stage)) / 2  # op-wise
 
 
 def test_deterministic(tmp_path):
@@ -98,7 +101,7 @@ def _drive(strategy, bad, limit=200):
     "bad", [("op0",), ("op31",), ("op3", "op17"), ("op1", "op2", "op3"), ("op5", "op13", "op21", "op29")]
 )
 def test_without_ranking_k_needed_ops_cost_about_k_log2_n_trials(bad):
-    strategy = SensitivityStrategy(ranking="none")
+    strategy = SensitivityStrategy(ranking="none", model_wise=False)
     strategy = start(strategy, _space())
     tried = _drive(strategy, bad)
     met = [r for r in tried if not any(r.op(OpKey(b, "Dense")).is_quantized for b in bad)]
@@ -108,7 +111,7 @@ def test_without_ranking_k_needed_ops_cost_about_k_log2_n_trials(bad):
 
 
 def test_requantize_false_keeps_the_bisected_prefix():
-    strategy = SensitivityStrategy(ranking="none", requantize=False)
+    strategy = SensitivityStrategy(ranking="none", requantize=False, model_wise=False)
     strategy = start(strategy, _space())
     tried = _drive(strategy, ("op3",))
     assert len(tried) == 2 and len(tried[-1].fp32_ops()) == len(OPS)

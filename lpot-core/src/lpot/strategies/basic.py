@@ -19,17 +19,13 @@ stage 3 is sequential.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator
 from dataclasses import replace
 
-from lpot.recipe import INT_DTYPES, OpKey, Recipe
-from lpot.space import DIMENSIONS
+from lpot.recipe import OpKey, Recipe
+from lpot.strategies._model_wise import model_wise_stage
 from lpot.strategies.base import Batch, Search, SearchStrategy, met
 from lpot.trial import Trial
-
-TENSOR_OPTIONS = {f"{tensor}.{attr}" for tensor, attr in DIMENSIONS}
-# one model-wise change: (dimension, label, the change applied to a recipe)
-Change = tuple[str, str, Callable[[Recipe], Recipe]]
 
 
 class BasicStrategy(SearchStrategy):
@@ -40,19 +36,10 @@ class BasicStrategy(SearchStrategy):
 
     def search(self) -> Search:
         base = self.space.default_recipe()
-        changes = list(self._model_wise_changes()) if self.model_wise_stage else []
-        alone = [apply(base) for _, _, apply in changes]  # each change on its own
-        stage = [("model-wise default", base), *((label, r) for (_, label, _), r in zip(changes, alone))]
-        tried: list[Trial] = yield Batch(_unique(iter(stage)))  # independent: in parallel when parallel
-        if any(t.met for t in tried) or not tried:
+        stage = yield from model_wise_stage(self, base, self.model_wise_stage)
+        if stage.met or not stage.tried:
             return
-        combined = self._combined(base, changes, alone, tried)
-        if combined is not None:
-            trial = yield combined
-            if trial.met:
-                return
-            tried = [*tried, trial]
-        best = max(tried, key=self.score).recipe
+        best = stage.best
         ops = best.quantized_ops()
         singles = ((f"fallback {op.name}", self.space.fallback(best, [op])) for op in ops)
         fallbacks: list[Trial] = yield Batch(singles, until=met)  # independent too, up to the first met
@@ -81,68 +68,3 @@ class BasicStrategy(SearchStrategy):
                 if trial.met:
                     return True
         return False
-
-    def _model_wise_changes(self) -> Iterator[Change]:
-        """Each dimension changed alone: tensor settings in DIMENSIONS order, whether the backend
-        takes them per op or as a model-wise option (``activation.algorithm``), then its other
-        options, then the sampling sizes."""
-        space = self.space
-        for tensor, attr in DIMENSIONS:
-            for value in space.values(tensor, attr)[1:]:
-                if attr == "dtype" and tensor == "activation" and value not in INT_DTYPES:
-                    continue  # leaving INT8 is what op-wise fallback does, op by op
-                yield (
-                    f"{tensor}.{attr}",
-                    f"model-wise {tensor} {attr}={value}",
-                    lambda r, t=tensor, a=attr, v=value: space.model_wise(r, t, a, v),
-                )
-            yield from self._option_values(f"{tensor}.{attr}")
-        for key in space.options:
-            if key not in TENSOR_OPTIONS:
-                yield from self._option_values(key)
-        for size in space.sampling_sizes[1:]:
-            yield (
-                "sampling_size",
-                f"model-wise sampling_size={size}",
-                lambda r, n=size: replace(r, calib_sampling_size=n),
-            )
-
-    def _option_values(self, key: str) -> Iterator[Change]:
-        for value in self.space.options.get(key, ())[1:]:
-            if value in self.space.last_resort.get(key, ()):
-                continue  # tried after op-wise fallback, if at all
-            yield (
-                key,
-                f"model-wise {key}={value}",
-                lambda r, v=value: replace(r, options={**r.options, key: v}),
-            )
-
-    def _combined(
-        self, base: Recipe, changes: list[Change], alone: list[Recipe], tried: list[Trial]
-    ) -> tuple[str, Recipe] | None:
-        """The changes that each beat the default (``alone[i]``: ``changes[i]`` on its own), all
-        applied (per dimension the best one), when there are two or more and the result is a
-        recipe not tried yet."""
-        scores = {t.recipe.fingerprint(): self.score(t) for t in tried}
-        floor = scores.get(base.fingerprint(), float("-inf"))
-        best: dict[str, tuple[float, str, Callable[[Recipe], Recipe]]] = {}
-        for (dimension, label, apply), single in zip(changes, alone):
-            score = scores.get(single.fingerprint(), float("-inf"))
-            if score > floor and score > best.get(dimension, (float("-inf"),))[0]:
-                best[dimension] = (score, label.removeprefix("model-wise "), apply)
-        if len(best) < 2:
-            return None
-        recipe = base
-        for _, _, apply in best.values():
-            recipe = apply(recipe)
-        if recipe.fingerprint() in scores:
-            return None
-        return "model-wise combined " + ", ".join(label for _, label, _ in best.values()), recipe
-
-
-def _unique(items: Iterator[tuple[str, Recipe]]) -> Iterator[tuple[str, Recipe]]:
-    seen: set[str] = set()
-    for label, recipe in items:
-        if recipe.fingerprint() not in seen:
-            seen.add(recipe.fingerprint())
-            yield label, recipe

@@ -1,6 +1,9 @@
 """MSE strategy: quantize model-wise, rank ops by their output error against FP32, fall back in order.
 
-1. The default INT8 recipe (model-wise). If it meets the criterion, done.
+1. The model-wise stage (``lpot.strategies._model_wise``, as in ``basic`` and in the original
+   tool's MSE strategy): the default INT8 recipe, each model-wise setting changed alone, then the
+   ones that helped combined. If one meets the criterion, done; else the most accurate of them is
+   the recipe ranked and fallen back from (``model_wise=False``: the default alone).
 2. Rank its INT8 ops by relative output MSE vs FP32 (``||q - f||² / ||f||²`` over a few calibration
    batches, through the backend's ``inspect``; no evaluation), largest first:
 
@@ -21,6 +24,7 @@ import logging
 
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
+from lpot.strategies._model_wise import model_wise_stage
 from lpot.strategies._space import fallback
 from lpot.strategies.base import Batch, Search, SearchStrategy, Traits, met
 
@@ -32,17 +36,18 @@ class MseStrategy(SearchStrategy):
     name = "mse"
     traits = Traits(wants_inspection=True)
 
-    def __init__(self, ranking: str = "model_wise") -> None:
+    def __init__(self, ranking: str = "model_wise", model_wise: bool = True) -> None:
         if ranking not in RANKINGS:
             raise ConfigError(f"tuning.strategy.params.ranking: expected one of {RANKINGS}, got {ranking!r}")
         self.ranking = ranking
+        self.model_wise = model_wise
 
     def search(self) -> Search:
-        base = self.space.default_recipe()
-        trial = yield "model-wise default", base
-        if trial.met:
-            self.stop_reason = "the model-wise default met the goal"
+        stage = yield from model_wise_stage(self, self.space.default_recipe(), self.model_wise)
+        if stage.met or not stage.tried:
+            self.stop_reason = "a model-wise recipe met the goal" if stage.met else "no trial ran"
             return
+        base = stage.best
         ranked, _ = rank_by_error(self, base, self.ranking)
         prefixes = (
             (f"mse fallback {n}/{len(ranked)} ({ranked[n - 1].name})", fallback(self.space, base, ranked[:n]))

@@ -4,7 +4,10 @@ Where ``basic`` falls back one op per trial (n trials before accumulating), this
 groups, so a model where k of n ops must stay FP32 needs about k·log2(n) trials, and about
 k + 2·log2(k) with a ranking that puts those ops first:
 
-1. The default INT8 recipe (model-wise). If it meets the criterion, done.
+1. The model-wise stage (``lpot.strategies._model_wise``, as in ``basic``): the default INT8 recipe,
+   each model-wise setting changed alone, then the ones that helped combined; if one meets the
+   criterion, done. The rest starts from the most accurate of them (``model_wise=False``: from the
+   default alone), so no op is taken out of INT8 for what a setting of every op could fix.
 2. Rank the INT8 ops, most sensitive first, by ``ranking``:
    ``"isolated"`` (default) each op's own output error when quantized alone, through the backend's
    ``inspect`` (one quantization per op, no evaluation); ``"model_wise"`` per-op error of the
@@ -30,6 +33,7 @@ from collections.abc import Generator
 
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
+from lpot.strategies._model_wise import model_wise_stage
 from lpot.strategies._space import fallback
 from lpot.strategies.base import Batch, Search, SearchStrategy, Traits, met
 from lpot.strategies.mse import rank_by_error
@@ -42,18 +46,19 @@ class SensitivityStrategy(SearchStrategy):
     name = "sensitivity"
     traits = Traits(refines_after_met=True, wants_inspection=True)  # re-quantization improves a met recipe
 
-    def __init__(self, ranking: str = "isolated", requantize: bool = True) -> None:
+    def __init__(self, ranking: str = "isolated", requantize: bool = True, model_wise: bool = True) -> None:
         if ranking not in RANKINGS:
             raise ConfigError(f"tuning.strategy.params.ranking: expected one of {RANKINGS}, got {ranking!r}")
         self.ranking = ranking
         self.requantize = requantize
+        self.model_wise = model_wise
 
     def search(self) -> Search:
-        base = self.space.default_recipe()
-        trial = yield "model-wise default", base
-        if trial.met:
-            self.stop_reason = "the model-wise default met the goal"
+        stage = yield from model_wise_stage(self, self.space.default_recipe(), self.model_wise)
+        if stage.met or not stage.tried:
+            self.stop_reason = "a model-wise recipe met the goal" if stage.met else "no trial ran"
             return
+        base = stage.best
         ops = base.quantized_ops()
         n = len(ops)
         informative = self.ranking != "none"
