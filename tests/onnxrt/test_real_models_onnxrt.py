@@ -140,3 +140,57 @@ def test_preprocessing_runs_once_per_model(minilm, monkeypatch):
     monkeypatch.setattr(quantization, "quant_pre_process", lambda *a, **k: calls.append(k) or real(*a, **k))
     plugins.backend_by_name("onnxrt").load(minilm[0])
     assert len(calls) == 1
+
+
+def _run_onnx(model, feeds):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})[0]
+
+
+def test_attention_fuses_on_the_default_sdpa_export(minilm):
+    """transformers 5 exports attention through SDPA (NaN guards, split Q/K scales, a reshape to
+    its own shape); ORT's matcher fused no Attention there, so dynamic INT8 had no QAttention."""
+    import onnx
+
+    from lpot_onnxrt.passes import fuse_transformer
+    from lpot_onnxrt.passes.sdpa_attention import rewrite_sdpa
+    from lpot_onnxrt.preprocess import preprocess
+
+    path, data = minilm
+    model = preprocess(onnx.load(path))
+    counts = rewrite_sdpa(model).counts
+    assert counts["nan_guards"] == 6 and counts["qk_scales"] == 6 and counts["identity_reshapes"] >= 6
+    result = fuse_transformer(model)
+    assert result.fused.get("Attention") == 6 and result.fused.get("EmbedLayerNormalization") == 1
+    assert result.rewrites["nan_guards"] == 6
+    for inputs, _ in data:  # real sentences, padded per batch: masked keys included
+        reference, fused = _run_onnx(model, inputs), _run_onnx(result.model, inputs)
+        assert np.abs(fused - reference).max() < 1e-4 * np.abs(reference).max()
+
+
+def test_dynamic_int8_of_the_sdpa_export_runs_qattention(minilm, tmp_path):
+    path, data = minilm
+    result = lpot.tune(
+        path,
+        q_dataloader=data,
+        eval_func=lambda model: 1.0,
+        config={
+            "quantization": {"approach": "post_training_dynamic_quant"},
+            "tuning": {"exit_policy": {"max_trials": 1}, "workspace": {"path": str(tmp_path)}},
+        },
+        progress=False,
+    )
+    ops = [node.op_type for node in result.model.graph.node]
+    assert ops.count("QAttention") == 6 and "IsNaN" not in ops
+
+
+def test_a_graph_without_sdpa_attention_is_not_rewritten():
+    from passes_graphs import tiny_encoder
+
+    from lpot_onnxrt.passes.sdpa_attention import rewrite_sdpa
+
+    model = tiny_encoder()
+    rewrite = rewrite_sdpa(model)
+    assert not rewrite.changed and rewrite.model is model

@@ -8,9 +8,10 @@ integer GEMM) and ``EmbedLayerNormalization`` keeps the embedding lookup in one 
 The optimizer only finds attention when it knows the head count, and its own detection fails on
 torch exports (the head count hides in a ``Concat`` of ``Unsqueeze``-d constants), so it is read
 from the graph here. Graphs without BERT-class attention / LayerNorm are returned unchanged with
-the reason, so the pass is safe to try on any model. Export HF models with
-``attn_implementation="eager"``: the SDPA export hides attention behind ``Where``/``IsNaN`` guards
-that ORT's pattern matcher does not recognise (only LayerNorm and Gelu fuse then).
+the reason, so the pass is safe to try on any model. transformers 5's default (SDPA) export hides
+attention from ORT's matcher; ``sdpa_attention.rewrite_sdpa`` gives it the eager form first, and
+the rewrite is kept only when Attention then fuses (its NaN guards are dropped, which is exact
+once ORT's Attention, with its finite mask value, replaces the Softmax).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class FusionResult:
     fused: dict[str, int] = field(default_factory=dict)
     shape: BertShape | None = None
     skipped: str | None = None
+    rewrites: dict[str, int] = field(default_factory=dict)  # SDPA-export rewrites made before fusing
 
     @property
     def applied(self) -> bool:
@@ -143,11 +145,13 @@ def fuse_transformer(
     num_heads: int | None = None,
     hidden_size: int | None = None,
     opt_level: int = 1,
+    sdpa_rewrite: bool = True,
 ) -> FusionResult:
     """The model with ORT's BERT fusions applied, or unchanged (with ``skipped``) where they do not.
 
     ``opt_level`` 1 (ORT's basic, provider-neutral constant folding first) is the default: level
     2/99 would bake CPU-specific layouts into a graph that is quantized and re-optimized later.
+    ``sdpa_rewrite=False`` fuses the graph as exported (for comparisons).
     """
     if opt_level not in OPT_LEVELS:
         raise ConfigError(f"opt_level={opt_level!r}: expected one of {sorted(OPT_LEVELS)}")
@@ -163,11 +167,28 @@ def fuse_transformer(
         )
     else:
         shape = detected
-    fused_model = _run_optimizer(model, shape, opt_level)
+    if sdpa_rewrite:
+        fused_model, rewrites = _fused_with_sdpa_rewrite(model, shape, opt_level)
+    else:
+        fused_model, rewrites = _run_optimizer(model, shape, opt_level), {}
     counts = {op: n for op, n in op_counts(fused_model).items() if op in FUSED_OPS}
     if not counts:
         return FusionResult(model, shape=shape, skipped="ORT's BERT optimizer matched no pattern")
-    return FusionResult(fused_model, fused=counts, shape=shape)
+    return FusionResult(fused_model, fused=counts, shape=shape, rewrites=rewrites)
+
+
+def _fused_with_sdpa_rewrite(
+    model: onnx.ModelProto, shape: BertShape, opt_level: int
+) -> tuple[onnx.ModelProto, dict[str, int]]:
+    """ORT's fusions on the SDPA-rewritten graph when that makes Attention fuse, else on ``model``."""
+    from lpot_onnxrt.passes.sdpa_attention import rewrite_sdpa
+
+    rewrite = rewrite_sdpa(model)
+    if rewrite.changed:
+        fused = _run_optimizer(rewrite.model, shape, opt_level)
+        if op_counts(fused).get("Attention"):
+            return fused, rewrite.counts
+    return _run_optimizer(model, shape, opt_level), {}
 
 
 def _run_optimizer(model: onnx.ModelProto, shape: BertShape, opt_level: int) -> onnx.ModelProto:
