@@ -92,3 +92,69 @@ def test_the_stage_can_be_turned_off(name):
     recipe = strategy.propose()
     strategy.observe(Trial(index=1, recipe=recipe, label=strategy.label, accuracy=0.3, met=False))
     assert strategy.propose() is not None and not strategy.label.startswith("model-wise")
+
+
+def _interacting(recipe):
+    """Per-tensor weights help most, sym activations add to them, percentile helps alone but ruins
+    the other two (all three together are worse than the default)."""
+    if not recipe.op(BAD).is_quantized:
+        return 1.0
+    config = recipe.op(BAD)
+    key = (
+        config.weight.granularity == "per_tensor",
+        config.activation.scheme == "sym",
+        config.activation.algorithm == "percentile",
+    )
+    table = {(True, False, False): 0.6, (False, True, False): 0.5, (False, False, True): 0.4}
+    table |= {(True, True, False): 0.7, (True, True, True): 0.2, (True, False, True): 0.2}
+    return table.get(key, 0.3)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_helpful_settings_are_combined_greedily_and_a_harmful_one_is_left_out(name):
+    tried = _run(name, _interacting)
+    combined = [label for label, _ in tried if label.startswith("model-wise combined")]
+    assert combined == [
+        "model-wise combined weight granularity=per_tensor, activation scheme=sym",
+        "model-wise combined weight granularity=per_tensor, activation scheme=sym, activation algorithm=percentile",
+    ]
+    op_wise = [r for label, r in tried if not label.startswith("model-wise") and r.quantized_ops()]
+    assert op_wise
+    for recipe in op_wise:  # every fallback starts from per-tensor + sym, without percentile
+        config = recipe.op(recipe.quantized_ops()[0])
+        assert (config.weight.granularity, config.activation.scheme) == ("per_tensor", "sym")
+        assert config.activation.algorithm != "percentile"
+
+
+@pytest.mark.parametrize(
+    "strategy", [SensitivityStrategy(), MseStrategy(ranking="isolated")], ids=["sens", "mse"]
+)
+def test_isolated_inspections_use_the_default_options_and_fallbacks_the_best_ones(strategy):
+    """Bias correction helps model-wise but costs a pass per quantization: ranking ops one by one
+    under it (50 passes on EfficientNet-Lite0) took longer than the whole tuning had."""
+    capability = Capability(opwise={op: CAPABILITY for op in OPS}, options={"bias_correction": (False, True)})
+    space = build_space(capability, approach="post_training_static_quant")
+    inspected = []
+
+    def inspect(recipe):
+        inspected.append(recipe)
+        return {op.name: (1.0 if op == BAD else 0.01) for op in recipe.quantized_ops()}
+
+    driver = start(strategy, space, inspect=inspect)
+    fallbacks = []
+    for index in range(1, 100):
+        recipe = driver.propose()
+        if recipe is None:
+            break
+        if not driver.label.startswith("model-wise"):
+            fallbacks.append(recipe)
+        accuracy = (
+            1.0 if not recipe.op(BAD).is_quantized else (0.6 if recipe.options["bias_correction"] else 0.3)
+        )
+        met = accuracy >= 0.99
+        driver.observe(Trial(index=index, recipe=recipe, label=driver.label, accuracy=accuracy, met=met))
+        if met and strategy.name == "mse":
+            break
+    assert len(inspected) == len(OPS) and not any(r.options["bias_correction"] for r in inspected)
+    assert fallbacks and all(r.options["bias_correction"] for r in fallbacks)
+    assert fallbacks[0].fp32_ops() == [BAD]  # the ranking found it first

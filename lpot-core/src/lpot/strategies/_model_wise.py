@@ -4,9 +4,10 @@ Model-wise settings (calibration algorithm, schemes, granularity, backend option
 ``reduce_range`` or bias correction, sampling size) can rescue a model without taking any op out of
 INT8, so they are tried before op-wise fallback, which costs speed: the default INT8 recipe and
 each setting changed alone (one batch, independent proposals), then, where two or more changes each
-beat the default, all of them at once (per dimension its best value). On EfficientNet-Lite0 it is
-that combination (reduce_range + bias correction) which makes INT8 usable at all; a strategy that
-skipped the stage ranked and fell back ops of a recipe that could not work.
+beat the default, their combination, built greedily: the best one, then each other one added where
+it improves on the recipe so far. On EfficientNet-Lite0 these settings (reduce_range, bias
+correction) are what make INT8 usable at all; a strategy that skipped the stage ranked and fell
+back ops of a recipe that could not work.
 
 A search runs it with ``stage = yield from model_wise_stage(self, base)`` and continues op-wise
 from ``stage.best``.
@@ -48,9 +49,7 @@ def model_wise_stage(
     if not tried:
         return ModelWiseOutcome(tried, base, False)
     if not any(t.met for t in tried):
-        combined = _combined(strategy, base, changes, alone, tried)
-        if combined is not None:
-            tried = [*tried, (yield combined)]
+        tried = [*tried, *(yield from _combinations(strategy, base, changes, alone, tried))]
     best = max(tried, key=strategy.score).recipe
     return ModelWiseOutcome(tried, best, any(t.met for t in tried))
 
@@ -91,11 +90,13 @@ def _option_values(space: TuningSpace, key: str) -> Iterator[Change]:
         )
 
 
-def _combined(
+def _combinations(
     strategy: SearchStrategy, base: Recipe, changes: list[Change], alone: list[Recipe], tried: list[Trial]
-) -> tuple[str, Recipe] | None:
-    """The changes that each beat the default (``alone[i]``: ``changes[i]`` on its own), all applied
-    (per dimension the best one), when there are two or more and the result is a recipe not tried."""
+) -> Generator[tuple[str, Recipe], Trial, list[Trial]]:
+    """The changes that each beat the default (per dimension its best value), added one at a time,
+    best first, to the most accurate of them; each is kept only where it improves on the recipe so
+    far. All of them at once can be worse than the best alone (EfficientNet-Lite0 on ORT: five
+    changes together 0.839, bias correction alone 0.893)."""
     scores = {t.recipe.fingerprint(): strategy.score(t) for t in tried}
     floor = scores.get(base.fingerprint(), float("-inf"))
     best: dict[str, tuple[float, str, Callable[[Recipe], Recipe]]] = {}
@@ -103,14 +104,23 @@ def _combined(
         score = scores.get(single.fingerprint(), float("-inf"))
         if score > floor and score > best.get(dimension, (float("-inf"),))[0]:
             best[dimension] = (score, label.removeprefix("model-wise "), apply)
-    if len(best) < 2:
-        return None
-    recipe = base
-    for _, _, apply in best.values():
-        recipe = apply(recipe)
-    if recipe.fingerprint() in scores:
-        return None
-    return "model-wise combined " + ", ".join(label for _, label, _ in best.values()), recipe
+    ranked = sorted(best.values(), key=lambda item: -item[0])  # stable: ties in dimension order
+    if len(ranked) < 2:
+        return []
+    current_score, first, apply_first = ranked[0]
+    current, kept, made = apply_first(base), [first], []
+    for _, label, apply in ranked[1:]:
+        candidate = apply(current)
+        if candidate.fingerprint() in scores:
+            continue
+        trial = yield "model-wise combined " + ", ".join([*kept, label]), candidate
+        made.append(trial)
+        scores[candidate.fingerprint()] = strategy.score(trial)
+        if trial.met:
+            break
+        if strategy.score(trial) > current_score:
+            current, current_score, kept = candidate, strategy.score(trial), [*kept, label]
+    return made
 
 
 def _unique(items: Iterator[tuple[str, Recipe]]) -> Iterator[tuple[str, Recipe]]:

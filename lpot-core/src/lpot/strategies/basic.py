@@ -2,9 +2,10 @@
 
 1. Model-wise: the default INT8 recipe, then each model-wise dimension (calibration algorithm,
    schemes, granularity, dtypes, backend options such as the fast-path passes, sampling size)
-   changed one at a time; then, where several changes each beat the default, all of them at once
-   (each dimension at its best value: reduce_range with bias correction, SmoothQuant with another
-   calibration), so the passes add up before any op leaves INT8.
+   changed one at a time; then, where several changes each beat the default, their combination,
+   built greedily from the best one (reduce_range with bias correction, SmoothQuant with another
+   calibration), so the passes add up before any op leaves INT8 (``lpot.strategies._model_wise``,
+   shared with mse and sensitivity).
 2. Op-wise fallback: from the most accurate model-wise recipe, each op alone taken out of INT8
    (to BF16 where the backend offers it natively, else FP32); the
    accuracy each single fallback reaches measures how sensitive the model is to that op.

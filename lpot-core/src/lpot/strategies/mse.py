@@ -21,6 +21,7 @@ backend cannot observe), those ops come last in graph order.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from lpot.errors import ConfigError
 from lpot.recipe import OpKey, Recipe
@@ -68,8 +69,10 @@ def rank_by_error(strategy: SearchStrategy, base: Recipe, ranking: str) -> tuple
     errors: dict[str, float] = {}
     if ranking == "model_wise":
         errors = strategy.op_errors(base)
-    else:
-        everything_fp32 = base.fallback(ops)  # the reference is FP32 itself
+    else:  # each op alone, under the default model-wise options: an option such as bias correction
+        # would cost a pass per op, and an op's own damage hardly depends on them
+        plain = replace(base, options=dict(strategy.space.default_recipe().options))
+        everything_fp32 = plain.fallback(ops)  # the reference is FP32 itself
         for op in ops:
             alone = strategy.op_errors(everything_fp32.with_ops({op: base.op(op)}))
             if op.name in alone:
