@@ -59,6 +59,21 @@ class DataDependentMLP(ShapeCheckedMLP):
         return self.head(h)
 
 
+class UnusedPoolerMLP(ShapeCheckedMLP):
+    """Computes a Linear-Tanh output nobody reads, as BertModel's pooler inside a sentence embedder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pooler, self.tanh = nn.Linear(64, 64), nn.Tanh()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != 16:
+            raise ValueError("expected 16 features")
+        h = torch.relu(self.fc2(torch.relu(self.fc1(x))))
+        self.tanh(self.pooler(h))
+        return self.head(h)
+
+
 @pytest.fixture(scope="module")
 def mlp_data():
     torch.manual_seed(0)
@@ -116,6 +131,14 @@ def test_pt2e_fallback_leaves_the_op_fp32(mlp_data, tmp_path):
     assert "mkldnn._linear_pointwise.default" in called  # oneDNN's FP32 linear
     assert not _holds(result.model, model.fc1.weight)
     assert pt2e.made_by_pt2e(result.model)["ops"] == {"fc1": True, "fc2": False, "head": True}
+
+
+def test_an_output_nobody_reads_does_not_break_the_quantizer(mlp_data, tmp_path):
+    torch.manual_seed(0)
+    model = UnusedPoolerMLP().eval()
+    result = _tune_mlp(model, mlp_data[1], tmp_path)  # torchao's IndexError before dead code went
+    assert [t.status for t in result.trials] == ["ok"]
+    assert pt2e.low_precision_ops(result.model) == {QLINEAR: 3}
 
 
 def test_neither_fx_nor_export_gives_an_error_whose_advice_works(tmp_path):

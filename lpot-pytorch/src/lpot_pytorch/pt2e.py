@@ -152,12 +152,15 @@ def quiet() -> Iterator[None]:
 
 
 def prepare(exported: Any, ops: Mapping[str, object | None], observer: Any, reduce_range: bool) -> Any:
-    """``prepare_pt2e`` on a fresh copy of the exported FP32 graph."""
+    """``prepare_pt2e`` on a fresh copy of the exported FP32 graph, dead code removed first: an output
+    nobody reads (BertModel's pooler inside a sentence embedder) leaves the quantizer a Linear-Tanh
+    partition without output nodes, on which it fails with an IndexError."""
     ao = torchao()
+    module = copy.deepcopy(exported.module())
+    module.graph.eliminate_dead_code()
+    module.recompile()
     with quiet():
-        return ao.quantize.prepare_pt2e(
-            copy.deepcopy(exported.module()), quantizer(ops, observer, reduce_range)
-        )
+        return ao.quantize.prepare_pt2e(module, quantizer(ops, observer, reduce_range))
 
 
 def recipe_ops(recipe: Recipe) -> dict[str, OpConfig | None]:
