@@ -18,6 +18,7 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
 TORCH = "torch==2.13.0"
+TORCHAO = "torchao==0.18.0"  # lpot-pytorch[pt2e]; always --no-deps, after TORCH
 ONNXRT_STACK = ["onnxruntime>=1.17,<2", "onnx>=1.15", "scikit-learn>=1.3"]
 # mxnet 1.9.1 breaks with numpy >= 1.24 (lpot-mxnet declares the pin); scikit-learn 1.6 needs newer numpy
 MXNET_STACK = ["mxnet==1.9.1", "numpy<1.24", "scikit-learn>=1.3,<1.6"]
@@ -94,6 +95,7 @@ def pytorch(session: nox.Session) -> None:
     session.install(
         "pytest>=7", "scikit-learn>=1.3", "./lpot-core[tensorboard]", "./lpot-pytorch", f"{ZOO}[torch]"
     )
+    session.install("--no-deps", TORCHAO)  # the pt2e lowering; its deps would replace torch
     _pytest(session, "tests/pytorch", f"{ZOO_TESTS}/test_zoo_data.py", f"{ZOO_TESTS}/test_zoo_torch.py")
 
 
@@ -150,6 +152,7 @@ def bench_real_models(session: nox.Session) -> None:
     """The real-model zoo: FP32 torch / ORT baselines next to the hand-made INT8 paths (torch + ORT venv)."""
     session.install(TORCH)  # first and exact
     session.install("./lpot-core", "./lpot-onnxrt", "./lpot-pytorch", *ONNXRT_STACK, f"{ZOO}[onnx]")
+    session.install("--no-deps", TORCHAO)  # lpot's pt2e lowering and the pt2e baseline by hand
     for script in sorted((ROOT / "benchmarks").glob("real_models*.py")):
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1", **ZOO_ENV})
 
@@ -159,7 +162,7 @@ def bench_pytorch(session: nox.Session) -> None:
     """PyTorch benchmarks (FP32 vs lpot INT8 vs the hand-made torch flows), in the PyTorch venv."""
     session.install(TORCH)
     session.install("./lpot-core", "./lpot-pytorch", "scikit-learn>=1.3")
-    session.install("--no-deps", "torchao==0.18.0")  # pt2e for the comparison; its deps would replace torch
+    session.install("--no-deps", TORCHAO)  # pt2e for the comparison; its deps would replace torch
     for script in [*sorted((ROOT / "benchmarks").glob("pytorch_*.py")), ROOT / "benchmarks" / "sparsity.py"]:
         session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 

@@ -4,7 +4,11 @@ What lpot's tuned models will be held against (issue 17): per zoo model,
 - FP32: torch eager and ONNX Runtime (2 threads, intra-op spinning off);
 - the hand-made INT8 paths: ORT ``quantize_static`` QDQ per-channel U8S8 and S8S8 after
   ``quant_pre_process`` (MinMax), ORT ``quantize_dynamic`` (MiniLM, per-tensor and per-channel),
-  torch FX ``prepare_fx``/``convert_fx`` with the x86 qconfig mapping, torch dynamic (MiniLM);
+  torch FX ``prepare_fx``/``convert_fx`` with the x86 qconfig mapping (it cannot trace BertModel),
+  torch pt2e by hand (export, X86InductorQuantizer, ``torch.compile`` with freezing), torch dynamic
+  (MiniLM);
+- lpot's static INT8 (one trial): through pt2e on MiniLM (``lowering="auto"`` picks it), and through
+  both lowerings on the residual CNN (the measurement behind ``auto``);
 - metric vs FP32 (top-1 agreement on photo crops; mean embedding cosine on sentences), latency at
   batch 1 and 16 (8 for text, sequence 128) and each path's speed-up over torch eager and ORT FP32.
 Every variant of a model is timed in the same rounds, interleaved, so machine load hits all alike;
@@ -114,6 +118,62 @@ def _torch_fx(model: torch.nn.Module, calib: Batches, example: tuple[Any, ...]) 
     return predictor(convert_fx(prepared))
 
 
+def _torch_pt2e(model: torch.nn.Module, calib: Batches) -> Run:
+    """pt2e as torchao documents it: torch.export (batch and sequence dims dynamic), prepare_pt2e
+    with the default X86InductorQuantizer config, calibrate, convert_pt2e, then torch.compile with
+    inductor's freezing (one dynamic-shape compile), which lowers to oneDNN INT8 kernels."""
+    import torch._inductor.config as inductor
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    feeds = [{k: torch.from_numpy(v) for k, v in x.items()} for x, _ in calib]
+    dims = {k: {0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO} for k in feeds[0]}
+    exported = torch.export.export(copy.deepcopy(model), (), feeds[0], dynamic_shapes=dims).module()
+    exported.graph.eliminate_dead_code()  # the unused pooler's Linear-Tanh fails the quantizer
+    exported.recompile()
+    quantizer = xiq.X86InductorQuantizer().set_global(xiq.get_default_x86_inductor_quantization_config())
+    prepared = prepare_pt2e(exported, quantizer)
+    with torch.no_grad():
+        for feed in feeds:
+            prepared(**feed)
+    inductor.freezing = True
+    start = time.perf_counter()
+    compiled = torch.compile(convert_pt2e(prepared), dynamic=True)
+    with torch.no_grad():
+        compiled(**feeds[0])
+    print(f"pt2e by hand: torch.compile took {time.perf_counter() - start:.0f} s", flush=True)
+    return predictor(compiled)
+
+
+def _lpot_static(model: torch.nn.Module, calib: Batches, data: Batches, metric: Any, **backend: Any) -> Run:
+    """lpot static INT8 (one trial, the default recipe) through the lowering ``backend`` names."""
+    import lpot
+    from lpot_pytorch import PyTorchBackend
+
+    config = {
+        "model": {"name": "zoo", "framework": "pytorch"},
+        "quantization": {"approach": "post_training_static_quant"},
+        "tuning": {
+            "accuracy_criterion": {"relative": 0.5},
+            "exit_policy": {"timeout": 0, "max_trials": 1},
+            "workspace": {"path": tempfile.mkdtemp(prefix="lpot-bench-")},
+        },
+    }
+    start = time.perf_counter()
+    result = lpot.tune(
+        model,
+        q_dataloader=calib,
+        eval_func=lambda m: evaluate(data, predictor(m), metric),
+        config=config,
+        backend=PyTorchBackend(**backend),
+        progress=False,
+    )
+    print(f"lpot static {backend or 'auto'}: tuned in {time.perf_counter() - start:.0f} s", flush=True)
+    if result.trials[0].status != "ok":  # the result would be the FP32 model
+        raise RuntimeError(result.trials[0].error or "the trial failed")
+    return predictor(result.model)
+
+
 def _torch_dynamic(model: torch.nn.Module) -> Run:
     from torch.ao.quantization import quantize_dynamic as torch_quantize_dynamic
 
@@ -186,6 +246,35 @@ def efficientnet_variants(count: int, work: Path) -> tuple[list[Variant], dict[i
     return variants, inputs
 
 
+def residual_variants(count: int, work: Path) -> tuple[list[Variant], dict[int, Any]]:
+    """A traceable CNN through both of lpot's lowerings: what backs ``lowering="auto"``."""
+    from lpot_zoo.shapes import digit_image_batches, residual_relu_net
+
+    model = residual_relu_net()
+    torch_run = predictor(model)
+    data = digit_image_batches(32, count=count).labelled(lambda x: top1(torch_run(x)))
+    calib = data.take(2)
+    variants = [
+        Variant("torch eager FP32", torch_run),
+        Variant("ORT FP32", None, note="no ONNX export of this net in the zoo"),
+        _try(
+            "lpot static, FX lowering",
+            lambda: _lpot_static(model, calib, data, top1_agreement, lowering="fx"),
+        ),
+        _try(
+            "lpot static, pt2e lowering",
+            lambda: _lpot_static(model, calib, data, top1_agreement, lowering="pt2e"),
+        ),
+        _try("torch FX x86", lambda: _torch_fx(model, calib, (torch.from_numpy(calib[0][0]),))),
+    ]
+    for v in variants:
+        if v.run is not None:
+            v.metric = evaluate(data, v.run, top1_agreement)
+    x = data[0][0]
+    inputs = {1: x[:1].copy(), 16: x[:16].copy()}
+    return variants, inputs
+
+
 def minilm_variants(count: int | None, work: Path) -> tuple[list[Variant], dict[int, Any]]:
     from lpot_zoo.minilm import sentence_embedder, sentence_loader
 
@@ -204,7 +293,9 @@ def minilm_variants(count: int | None, work: Path) -> tuple[list[Variant], dict[
         _try("ORT dynamic per-tensor", lambda: _ort_dynamic(src, False, work)),
         _try("ORT dynamic per-channel", lambda: _ort_dynamic(src, True, work)),
         _try("torch FX x86", lambda: _torch_fx(embedder, calib, (ids, torch.ones_like(ids)))),
+        _try("torch pt2e x86 (by hand)", lambda: _torch_pt2e(embedder, calib)),
         _try("torch dynamic (Linear)", lambda: _torch_dynamic(embedder)),
+        _try("lpot static (auto: pt2e)", lambda: _lpot_static(embedder, calib.take(1), data, mean_cosine)),
     ]
     for v in variants:
         if v.run is not None:
@@ -217,7 +308,7 @@ def minilm_variants(count: int | None, work: Path) -> tuple[list[Variant], dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer photos, sentences and rounds")
-    parser.add_argument("--models", default="efficientnet,minilm")
+    parser.add_argument("--models", default="efficientnet,residual,minilm")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     rounds, seconds = (4, 0.3) if args.quick else (9, 1.0)
@@ -230,6 +321,7 @@ def main() -> None:
             "EfficientNet-Lite0 (bN=16)",
             lambda w: efficientnet_variants(32 if args.quick else 112, w),
         ),
+        "residual": ("ResidualReluNet (bN=16)", lambda w: residual_variants(64 if args.quick else 256, w)),
         "minilm": (
             "all-MiniLM-L6-v2 (bN=8, seq 128)",
             lambda w: minilm_variants(48 if args.quick else None, w),

@@ -11,8 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 import lpot
-from lpot import plugins
-from lpot.errors import ModelError
 from lpot_pytorch import fx
 from lpot_pytorch.functional_layers import fusable, layer_padding
 from lpot_pytorch.kernels import pack_for_speed, slow_on_fbgemm
@@ -175,11 +173,3 @@ def test_minilm_dynamic_result_is_saved_and_rebuilt(tmp_path):
     assert int8_ops(again) == int8_ops(result.model) and len(int8_ops(again)) >= 36
     batch = data[0][0]
     np.testing.assert_allclose(embed(again)(batch), embed(result.model)(batch), rtol=1e-5, atol=1e-5)
-
-
-def test_minilm_static_error_gives_advice_that_works():
-    from lpot_zoo.minilm import load_bert
-
-    engine = plugins.backend_by_name("pytorch").engine
-    with pytest.raises(ModelError, match="post_training_dynamic_quant"):
-        engine.capability(load_bert(), "post_training_static_quant", "performance")

@@ -86,3 +86,35 @@ def build_capability(
         # the observer of a module's output is keyed by its fx node name (dots become underscores)
         tensors={key.name: (key.name.replace(".", "_"),) for key in opwise},
     )
+
+
+# the modules torchao's X86InductorQuantizer quantizes and the x86 lowering turns into oneDNN INT8 ops
+PT2E_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
+
+
+def pt2e_capability(
+    model: nn.Module, leaf_modules: Sequence[str] = (), cpu: CpuFeatures | None = None
+) -> Capability:
+    """Static INT8 through torch.export + pt2e: only what that path really builds differently.
+
+    Per op: INT8 or FP32 (the quantizer's per-module-name config). Weights are per-channel only:
+    the lowering fuses per-channel weights into oneDNN's INT8 linear/conv and would leave per-tensor
+    ones as dequantize + FP32. Activations are u8 affine; the calibration algorithm and
+    ``reduce_range`` apply to the whole model (one quantization config for every INT8 op)."""
+    cpu = cpu or cpu_features()
+    cap = OpCapability(
+        activation=TensorChoices(dtype=("uint8", "fp32")),
+        weight=TensorChoices(dtype=("int8",), scheme=("sym",), granularity=("per_channel",)),
+    )
+    opwise = {
+        OpKey(name, type(module).__name__): cap
+        for name, module in quantizable_modules(model, PT2E_TYPES, leaf_modules)
+    }
+    return Capability(
+        opwise=opwise,
+        approaches=(STATIC,),
+        options={
+            "activation.algorithm": ("minmax", "kl"),
+            "reduce_range": (False, True) if cpu.vnni else (True, False),
+        },
+    )

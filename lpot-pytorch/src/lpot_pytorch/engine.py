@@ -1,7 +1,8 @@
-"""``PyTorchEngine``: the lpot engine contract over torch.fx quantization passes on the x86 engine.
+"""``PyTorchEngine``: the lpot engine contract over torch.fx quantization passes on the x86 engine,
+and over torch.export + pt2e (``lpot_pytorch.pt2e``) for static INT8 of models torch.fx cannot trace.
 
-Thin on purpose: tracing, capability, calibration, quantizer, inspection and serialization each
-live in their own module; this class wires them to the contract. Evaluation, benchmarking,
+Thin on purpose: tracing, capability, calibration, quantizer, pt2e, inspection and serialization
+each live in their own module; this class wires them to the contract. Evaluation, benchmarking,
 fingerprints and artifacts are lpot-core's (:class:`lpot.backend.Backend`).
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lpot.engine import CalibrationSpec, Feature, QuantizeContext, Stats
-from lpot.errors import ModelError
+from lpot.errors import ConfigError, ModelError
 from lpot.recipe import Approach, Capability, OpKey, Recipe
 
 
@@ -22,7 +23,15 @@ class PyTorchEngine:
 
     ``leaf_modules``: qualified names of submodules torch.fx must not trace into (data-dependent
     control flow); they stay FP32.
+
+    ``lowering`` (static INT8): ``"fx"`` (legacy torch.fx, eager INT8 modules), ``"pt2e"``
+    (torch.export + torchao's X86InductorQuantizer, lowered to oneDNN INT8 ops), or ``"auto"``: FX
+    where the model traces, pt2e where it does not (FX measured as fast or faster on the zoo's
+    CNNs, with no export per trial; see the README). Where FX fails inside a submodule, pt2e
+    quantizes that submodule too, which ``leaf_modules`` would keep FP32.
     """
+
+    LOWERINGS = ("auto", "fx", "pt2e")
 
     name = "pytorch"
     aliases = {
@@ -34,8 +43,16 @@ class PyTorchEngine:
     }
     features = frozenset({Feature.INSPECT, Feature.OP_WEIGHTS, Feature.QAT, Feature.BF16})
 
-    def __init__(self, leaf_modules: Sequence[str] = ()) -> None:
+    def __init__(self, leaf_modules: Sequence[str] = (), lowering: str = "auto") -> None:
+        if lowering not in self.LOWERINGS:
+            raise ConfigError(
+                f"PyTorchBackend(lowering={lowering!r}): use one of {', '.join(self.LOWERINGS)}"
+            )
         self.leaf_modules = tuple(leaf_modules)
+        self.lowering = lowering
+        self._lowerings: dict[int, tuple[Any, str]] = {}  # id(model): (model, "fx" | "pt2e")
+        self._exports: dict[int, tuple[Any, Any]] = {}  # id(model): (model, its torch.export program)
+        self._fx_failure = ""  # why auto left torch.fx, said again if torch.export fails too
         self._example: Any = None  # one input batch seen, for tracing when scripting fails
         self._default_threads: int | None = None
         self._comparable: tuple[Any, Any] | None = None  # (model, its fused twin for inspection)
@@ -64,29 +81,106 @@ class PyTorchEngine:
         return copy.deepcopy(model).eval()
 
     def capability(self, model: Any, approach: str, objective: str) -> Capability:
-        from lpot_pytorch.capability import build_capability
+        from lpot_pytorch.capability import build_capability, pt2e_capability
         from lpot_pytorch.tracing import check_traceable
 
+        if approach == Approach.QAT and self.lowering == "pt2e":
+            raise ConfigError("quant_aware_training goes through torch.fx: use PyTorchBackend(lowering='fx')")
+        if approach == Approach.STATIC and self.lowering_of(model) == "pt2e":
+            return pt2e_capability(model, self.leaf_modules)
         if approach != Approach.DYNAMIC:  # static and QAT need a graph: fail now, naming the module
             check_traceable(model, self.leaf_modules)
         return build_capability(model, approach, self.leaf_modules)
 
+    def lowering_of(self, model: Any) -> str:
+        """``"fx"`` or ``"pt2e"`` for this model's static INT8 (``auto``: pt2e where torch.fx cannot
+        trace it; the FX error, with its leaf_modules advice, is said again if torch.export fails too)."""
+        known = self._lowerings.get(id(model))
+        if known is not None and known[0] is model:
+            return known[1]
+        choice = self.lowering
+        if choice == "auto":
+            from lpot_pytorch.tracing import UntraceableError, check_traceable
+
+            try:
+                check_traceable(model, self.leaf_modules)
+                choice = "fx"
+            except UntraceableError as exc:  # a leaf would keep that module FP32; pt2e quantizes it
+                from lpot_pytorch import pt2e
+
+                try:
+                    pt2e.torchao()
+                except ModelError as missing:
+                    raise ModelError(f"{exc}. {missing}") from exc
+                self._fx_failure = str(exc)
+                choice = "pt2e"
+        self._lowerings = {k: v for k, v in self._lowerings.items() if k != id(model)}
+        self._lowerings[id(model)] = (model, choice)
+        return choice
+
+    def _exported(self, model: Any, inputs: dict[str, Any]) -> Any:
+        """The model's torch.export program, exported once per model (on ``inputs``' shapes)."""
+        from lpot_pytorch import pt2e
+
+        known = self._exports.get(id(model))
+        if known is None or known[0] is not model:
+            try:
+                exported = pt2e.export(model, inputs)
+            except ModelError as exc:  # say first why FX was not used, and its advice
+                raise ModelError(f"{self._fx_failure}. {exc}" if self._fx_failure else str(exc)) from exc
+            self._exports = {id(model): (model, exported)}  # the last model only
+        return self._exports[id(model)][1]
+
     # quantization -------------------------------------------------------------------------
     def calibrate(self, model: Any, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
-        from lpot_pytorch.calibration import calibrate
+        from lpot_pytorch.calibration import calibrate, calibrate_pt2e
 
-        return calibrate(model, self._remember(batches), spec, self.leaf_modules)
+        if self.lowering_of(model) != "pt2e":
+            return calibrate(model, self._remember(batches), spec, self.leaf_modules)
+        from lpot_pytorch import pt2e
+        from lpot_pytorch.capability import pt2e_capability
+
+        seen = list(self._remember(batches))
+        inputs = pt2e.input_spec(seen[0]) if seen else {}
+        exported = self._exported(model, inputs) if seen else None
+        ops = [key.name for key in pt2e_capability(model, self.leaf_modules).opwise]
+        return calibrate_pt2e(exported, inputs, ops, seen, spec)
 
     def quantize(
         self, model: Any, recipe: Recipe, ranges: Mapping[str, tuple[float, float]], context: QuantizeContext
     ) -> Any:
         from lpot_pytorch.quantizer import quantize
 
-        quantized = quantize(model, recipe, ranges, q_func=context.train, leaf_modules=self.leaf_modules)
+        if (
+            recipe.approach == Approach.STATIC
+            and recipe.quantized_ops()
+            and self.lowering_of(model) == "pt2e"
+        ):
+            quantized = self._quantize_pt2e(model, recipe, ranges, context)
+        else:
+            quantized = quantize(model, recipe, ranges, q_func=context.train, leaf_modules=self.leaf_modules)
         if len(self._made) >= 4:  # the last few only: each holds an INT8 model alive
             self._made.pop(next(iter(self._made)))
         self._made[id(quantized)] = (quantized, model, recipe)
         return quantized
+
+    def _quantize_pt2e(
+        self, model: Any, recipe: Recipe, ranges: Mapping[str, tuple[float, float]], context: QuantizeContext
+    ) -> Any:
+        """The recipe built by pt2e; the exported inputs come from the calibration artifact, so a
+        resumed run whose statistics were cached exports the same graph without data."""
+        import json
+
+        from lpot_pytorch import pt2e
+
+        if pt2e.INPUTS_ARTIFACT in context.artifacts:
+            inputs = json.loads(context.artifacts[pt2e.INPUTS_ARTIFACT])
+        elif self._example is not None:
+            inputs = pt2e.input_spec(self._example)
+        else:
+            raise ModelError("pt2e needs the calibration statistics of this engine (they name the inputs)")
+        exported = self._exported(model, inputs)
+        return pt2e.build(exported, pt2e.record(recipe, self.leaf_modules, ranges, inputs))
 
     # running ------------------------------------------------------------------------------
     def _remember(self, batches: Iterable[Any]) -> Iterable[Any]:

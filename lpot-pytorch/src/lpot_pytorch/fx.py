@@ -131,8 +131,13 @@ def observers(prepared: fx.GraphModule) -> dict[str, Any]:
 
 def observed_ranges(prepared: fx.GraphModule) -> dict[str, tuple[float, float]]:
     """The range each calibrated observer settled on (a histogram observer's searched one)."""
+    return ranges_of(observers(prepared))
+
+
+def ranges_of(found: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """:func:`observed_ranges` of observers already found (the pt2e graph finds its own)."""
     ranges: dict[str, tuple[float, float]] = {}
-    for name, obs in observers(prepared).items():
+    for name, obs in found.items():
         if hasattr(obs, "_non_linear_param_search"):  # HistogramObserver: the KL-like search's range
             if obs.histogram.sum() == 0:
                 continue
@@ -153,10 +158,18 @@ def set_ranges(prepared: fx.GraphModule, ranges: Mapping[str, tuple[float, float
     would overwrite the producer's own calibration algorithm with another's). A tensor that only
     ever goes through one clamp (ReLU6, a ReLU FX did not fuse) is quantized over the clamped
     range (:func:`clamped_outputs`)."""
+    apply_ranges(observers(prepared), ranges, clamped_outputs(prepared))
+
+
+def apply_ranges(
+    found: Mapping[str, Any],
+    ranges: Mapping[str, tuple[float, float]],
+    bounds: Mapping[str, tuple[float, float]],
+) -> None:
+    """:func:`set_ranges` on observers already found, each clamped to ``bounds`` where it has one."""
     missing = []
     done: set[int] = set()
-    bounds = clamped_outputs(prepared)
-    for name, obs in observers(prepared).items():
+    for name, obs in found.items():
         if name not in ranges:
             missing.append(name)
             continue

@@ -7,12 +7,17 @@
 - ``model.pt2``: a ``torch.export`` program, where the model exports (FP32 and BF16 results). torch
   cannot export its legacy quantized modules (their packed weights are TorchBind objects without
   ``__obj_flatten__``), so an INT8 result has no standalone program: rebuild it.
+- ``pt2e.json`` (results of the torch.export + pt2e lowering): which modules are INT8, the
+  activation ranges and the exported inputs' shapes; ``state_dict.pt`` then holds the converted
+  graph's INT8 weights (not the oneDNN-packed ones the lowered graph calls), and :func:`rebuild`
+  exports, converts and lowers the FP32 model again with them.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from lpot.recipe import Recipe
 
 STATE_FILE = "state_dict.pt"
 PROGRAM_FILE = "model.pt2"
+PT2E_FILE = "pt2e.json"
 log = logging.getLogger("lpot")
 
 
@@ -49,8 +55,16 @@ def _exported(model: nn.Module, example: Any) -> Any:
 
 def save(model: nn.Module, folder: Path, example: Any = None) -> Path:
     """``state_dict.pt`` (+ ``model.pt2`` where the model exports) in ``folder``; the main file."""
+    from lpot_pytorch.pt2e import made_by_pt2e
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    made = made_by_pt2e(model)
+    if made is not None:  # the lowered graph's packed weights are oneDNN's: save the plain INT8 ones
+        torch.save(made["state"], folder / STATE_FILE)
+        record = {k: v for k, v in made.items() if k != "state"}
+        (folder / PT2E_FILE).write_text(json.dumps(record, indent=1, sort_keys=True))
+        return folder / STATE_FILE
     torch.save(model.state_dict(), folder / STATE_FILE)
     program = _exported(model, example)
     if program is None:
@@ -86,6 +100,8 @@ def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
     from lpot_pytorch.quantizer import quantize
 
     state = torch.load(Path(folder) / STATE_FILE, weights_only=True, map_location="cpu")
+    if (Path(folder) / PT2E_FILE).is_file():
+        return rebuild_pt2e(model, Path(folder), state)
     if recipe.approach == "post_training_static_quant" and recipe.quantized_ops():
         prepared = fx.prepare(model, recipe)
         fx.set_ranges(prepared, {name: (0.0, 1.0) for name in fx.observers(prepared)})  # overwritten below
@@ -97,11 +113,31 @@ def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
     return rebuilt
 
 
+def rebuild_pt2e(model: nn.Module, folder: Path, state: dict[str, Any]) -> nn.Module:
+    """A pt2e result again: export the FP32 model, quantize as recorded, load the INT8 weights, lower."""
+    from lpot_pytorch import pt2e
+
+    try:
+        made = json.loads((folder / PT2E_FILE).read_text())
+        inputs, ops = made["inputs"], made["ops"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{folder / PT2E_FILE}: not written by lpot-pytorch ({exc})") from exc
+    missing = sorted(set(ops) - {name for name, _ in model.named_modules()})
+    if missing:
+        raise ModelError(f"{folder} was saved from another model: it has no module {', '.join(missing[:3])}")
+    return pt2e.build(pt2e.export(model, inputs), made, state)
+
+
 def content_bytes(model: nn.Module) -> bytes:
     """What defines the model, deterministically: its class, then each state tensor's name, shape,
     dtype and raw bytes (INT8 tensors as stored). Hashed for resume, counted as the model's size."""
+    from lpot_pytorch.pt2e import made_by_pt2e
+
     parts = [type(model).__qualname__.encode()]
-    for name, value in model.state_dict().items():
+    made = made_by_pt2e(model)
+    if made is not None:  # the activation ranges live in the graph, the INT8 weights in the record
+        parts.append(json.dumps({k: v for k, v in made.items() if k != "state"}, sort_keys=True).encode())
+    for name, value in (made["state"] if made is not None else model.state_dict()).items():
         _append(parts, name, value)
     return b"".join(parts)
 

@@ -2,7 +2,8 @@
 
 torch.fx fails deep inside its proxy machinery ("symbolically traced variables cannot be used as
 inputs to control flow"); users need to know *which* submodule did it and what to do: keep it out
-of the graph as a leaf (``leaf_modules=[name]``; it then stays FP32).
+of the graph as a leaf (``leaf_modules=[name]``; it then stays FP32). A failure in the top-level
+forward itself (no leaf can help) is what sends static INT8 to the torch.export + pt2e lowering.
 """
 
 from __future__ import annotations
@@ -40,8 +41,16 @@ class _RecordingTracer(fx.Tracer):
             self.stack.pop()
 
 
+class UntraceableError(ModelError):
+    """torch.fx could not trace the model; ``where`` names the submodule ("" for the top level)."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.where = where
+
+
 def check_traceable(model: torch.nn.Module, leaf_modules: Sequence[str] = ()) -> fx.Graph:
-    """Trace ``model`` once; on failure raise a ModelError naming the innermost module being traced."""
+    """Trace ``model`` once; on failure raise an UntraceableError naming the innermost module being traced."""
     tracer = _RecordingTracer(leaf_modules)
     try:
         return tracer.trace(model)
@@ -58,14 +67,15 @@ def check_traceable(model: torch.nn.Module, leaf_modules: Sequence[str] = ()) ->
             if where
             else _top_level_hint(model)
         )
-        raise ModelError(
-            f"torch.fx cannot trace {culprit}: {type(exc).__name__}: {str(exc).splitlines()[0]}; {hint}"
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise UntraceableError(
+            f"torch.fx cannot trace {culprit}: {type(exc).__name__}: {first}; {hint}", where
         ) from exc
 
 
 def _top_level_hint(model: torch.nn.Module) -> str:
-    """Advice for a failure in the top-level forward, where no leaf module can help: dynamic INT8
-    needs no graph (it swaps Linear/LSTM modules), so it quantizes any such model."""
+    """Advice for a failure in the top-level forward, where no leaf module can help: static INT8 then
+    goes through torch.export (which traces with real shapes), and dynamic INT8 needs no graph."""
     is_hf = any(
         c.__module__.startswith("transformers.") and c.__name__ == "PreTrainedModel"
         for c in type(model).__mro__
@@ -74,10 +84,11 @@ def _top_level_hint(model: torch.nn.Module) -> str:
         "transformers models build their attention masks with Python control flow that legacy torch.fx "
         "cannot follow (transformers 5 ships no fx tracer)"
         if is_hf
-        else "static and QAT INT8 need a graph of the top-level forward, and marking submodules as leaves "
-        "cannot remove Python control flow written there"
+        else "marking submodules as leaves cannot remove Python control flow written in the top-level forward"
     )
     return (
-        f"{why}; quantize it dynamically instead (quantization: approach: post_training_dynamic_quant, "
-        "INT8 Linear weights with no graph), or move the data-dependent code out of the forward you tune"
+        f"{why}; static INT8 of such a model goes through torch.export + pt2e instead: "
+        "PyTorchBackend(lowering='auto') (the default; needs torchao) or lowering='pt2e'. Quantization-aware "
+        "training needs the FX graph: quantize dynamically instead (quantization: approach: "
+        "post_training_dynamic_quant, INT8 Linear weights with no graph)"
     )
