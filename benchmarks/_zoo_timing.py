@@ -26,13 +26,17 @@ def interleaved(
     calls: Mapping[str, Callable[[np.ndarray], None]], x: np.ndarray, rounds: int
 ) -> dict[str, Timing]:
     """Median ms per call of each model, timed in turn within every round so that load drifts
-    hit all alike; within a round a model gets about 0.5 s of calls (at least 2)."""
+    hit all alike, the order rotated each round (no model always runs after the same one, e.g.
+    after TensorFlow's spinning thread pools); within a round a model gets about 0.5 s of calls
+    (at least 2)."""
     for call in calls.values():  # warm up: primitives, interpreter plans, weight reorders
         for _ in range(2):
             call(x)
     per_round: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
+    names = list(calls)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            call = calls[name]
             times: list[float] = []
             started = time.perf_counter()
             while len(times) < 2 or (time.perf_counter() - started < 0.5 and len(times) < 50):

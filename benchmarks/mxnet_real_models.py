@@ -70,6 +70,17 @@ def hand_made(net: Any, calib: np.ndarray, mode: str) -> Any:
     return out
 
 
+def graph_shape(block: Any) -> list[tuple[str, str, tuple[Any, ...]]]:
+    """(op, name, input edges) of every node, thresholds and version counters aside: two INT8 nets
+    with equal shapes run the same oneDNN kernels, so their speed can differ only by noise."""
+    import json
+
+    def key(node: dict[str, Any]) -> tuple[str, str, tuple[Any, ...]]:
+        return node["op"], node["name"], tuple(tuple(e[:2]) for e in node.get("inputs", []))
+
+    return [key(n) for n in json.loads(block._cached_graph[1].tojson())["nodes"]]
+
+
 def tuned(net: Any, calib: Any, score: Callable[[Any], float], budget: int, work: Path) -> tuple[Any, str]:
     """``lpot.tune`` as a user runs it: basic, relative 1 %, ``budget`` trials, the metric as eval_func."""
     import lpot
@@ -136,6 +147,9 @@ def main() -> None:
     metrics = {name: score(m) for name, m in models.items()}  # every model has run the evaluation
     load_before = load_average()
     timings = {b: interleaved({k: _run(m) for k, m in models.items()}, eval_x[:b], rounds) for b in (1, 16)}
+    for hand in ("quantize_net naive", "quantize_net entropy"):
+        same = graph_shape(models["lpot basic"]) == graph_shape(models[hand])
+        notes[hand] += f"; {'same' if same else 'not the same'} graph as lpot's (ops, names, edges)"
     rows = parity_rows(
         models,
         metrics,
