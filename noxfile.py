@@ -177,10 +177,12 @@ def tensorflow(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench_tensorflow(session: nox.Session) -> None:
-    """TensorFlow benchmarks (FP32 Keras / TFLite vs lpot INT8 vs Keras int8), in the TensorFlow venv."""
-    session.install("./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK)
+    """TensorFlow benchmarks (FP32 Keras / TFLite vs lpot INT8 vs Keras int8 / TFLite PTQ by hand, on
+    the zoo's EfficientNet-Lite0 too), in the TensorFlow venv."""
+    session.install(TORCH)  # first and exact: the zoo's Keras rebuild copies the torch model's weights
+    session.install("./lpot-core", "./lpot-tensorflow", *TENSORFLOW_STACK, f"{ZOO}[tensorflow]")
     for script in sorted((ROOT / "benchmarks").glob("tensorflow_*.py")):
-        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1", **ZOO_ENV})
 
 
 @nox.session(default=False)
@@ -206,10 +208,12 @@ def bench_inc(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench_mxnet(session: nox.Session) -> None:
-    """MXNet benchmarks (FP32 vs lpot INT8 vs hand-made quantize_net), in the MXNet venv."""
-    session.install("./lpot-core", "./lpot-mxnet", *MXNET_STACK)
+    """MXNet benchmarks (FP32 vs lpot INT8 vs hand-made quantize_net, on the zoo's EfficientNet-Lite0
+    too), in the MXNet venv."""
+    session.install(TORCH)  # first and exact: the zoo's Gluon rebuild copies the torch model's weights
+    session.install("./lpot-core", "./lpot-mxnet", *MXNET_STACK, f"{ZOO}[mxnet]")
     for script in sorted((ROOT / "benchmarks").glob("mxnet_*.py")):
-        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+        session.run("python", str(script), *session.posargs, env={"PYTHONUNBUFFERED": "1", **ZOO_ENV})
 
 
 @nox.session(default=False)

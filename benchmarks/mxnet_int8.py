@@ -52,7 +52,12 @@ def main() -> None:
     parser.add_argument(
         "--amx", action="store_true", help="let MXNet's oneDNN use AMX (lpot_mxnet.enable_amx)"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="10 timed calls (as bench_mxnet -- --quick passes)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.iterations = min(args.iterations, 10)
 
     warnings.filterwarnings("ignore")
     if args.amx:

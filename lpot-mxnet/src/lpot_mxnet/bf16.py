@@ -3,7 +3,8 @@
 AMP rewrites the *unfused* FP32 symbol before quantization: ``convert_model`` with
 ``target_dtype="bfloat16"``, ``target_dtype_ops=["Convolution", "FullyConnected"]`` and every other
 op node in ``excluded_sym_names`` except the BF16 layers and the BatchNorm/activation nodes right
-after them (which oneDNN fuses into the conv: the fused node then runs wholly in BF16). AMP puts
+after them, ReLU6 ``clip`` included (which oneDNN fuses into the conv: the fused node then runs wholly
+in BF16, and is the one node calibration ranged). AMP puts
 ``amp_cast`` nodes at the borders, so INT8 and FP32 neighbours still receive FP32 tensors, and with
 ``cast_optional_params`` the BF16 layers' weights are stored in bfloat16. oneDNN's fusion and the
 quantization pass then run on that graph as on a plain FP32 one. (AMP applied after quantization
@@ -23,7 +24,12 @@ from lpot.errors import QuantizationError
 from lpot_mxnet.graph import Graph, is_quantized, layer_of
 
 BF16_OPS = ("Convolution", "FullyConnected")  # AMP's BF16_FUNCS in MXNet 1.9.1
-FOLLOWERS = ("BatchNorm", "Activation", "LeakyReLU")  # kept in BF16 after a BF16 layer (fused by oneDNN)
+FOLLOWERS = (
+    "BatchNorm",
+    "Activation",
+    "LeakyReLU",
+    "clip",
+)  # kept in BF16 after a BF16 layer (fused by oneDNN)
 AMP_CAST = "amp_cast"
 MX_BFLOAT16 = "12"  # MXNet's type flag for bfloat16 (``__dtype__`` of a variable)
 

@@ -1,10 +1,13 @@
-"""Calibration: per-tensor ranges of the FP32 fused graph, collected once and reused by every trial.
+"""Calibration: the range of every FP32 tensor, collected once and reused by every trial.
 
 ``quantize_net`` recalibrates on every call (it runs the data through the FP32 graph inside). lpot
-instead runs the data once per (algorithm, sampling size) through the same fused graph MXNet
-calibrates (a ``Module`` with a monitor callback, as ``quantize_net_v2`` does), keeps the range of
-every layer output and input, and later feeds them to ``quantize_graph``'s thresholds itself.
-Which layers fall back never changes these statistics, so any recipe finds its tensors here.
+instead runs the data once per (algorithm, sampling size) through the *unfused* FP32 graph (a
+``Module`` with a monitor callback, as ``quantize_net_v2`` does, bound with MXNet's subgraph backend
+off) and keeps the range of every op's output and of the inputs; each output of oneDNN's fused
+graph is also kept by its fused node's name (``sg_mkldnn_conv_bn_act_0_output`` = its clip's
+output). Which ops oneDNN fuses differs between the graphs trials build (a BF16 conv fuses with
+what AMP kept in BF16; fusion switches, ISA paths), and the fused graph alone has no range for a
+tensor it computes inside a node (the conv output before its clip): the unfused one has them all.
 
 ``minmax`` is MXNet's ``naive`` mode; ``kl`` its ``entropy`` mode, computed with MXNet's own
 histogram merging and ``calibrate_entropy`` kernel. The KL search depends on the signedness the
@@ -14,9 +17,11 @@ over unsigned bins, MXNet ``auto``) and ``name@int8`` (over signed bins).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -24,11 +29,12 @@ import numpy as np
 from lpot.data import batch_size_of
 from lpot.engine import CalibrationSpec, Stats
 from lpot.errors import DataError
-from lpot_mxnet.graph import Graph, to_ndarrays
+from lpot_mxnet.graph import Graph, tail_outputs, to_ndarrays
 
 ALGORITHMS = ("minmax", "kl")
 INT8_SUFFIX = "@int8"
 _OUTPUT = re.compile(r"_output\d*$")
+SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
 
 
 class _Collector:
@@ -94,6 +100,48 @@ def _kl_threshold(hist: tuple[Any, ...], dtype: str, fallback: float) -> float:
     return float(np.asarray(th).reshape(-1)[0])
 
 
+@contextlib.contextmanager
+def _unfused_binds() -> Iterator[None]:
+    """Executors bound inside run the graph as given: MXNet otherwise re-fuses it for oneDNN at bind
+    time (``MXNET_SUBGRAPH_BACKEND``, read per bind), and the monitor then sees only fused nodes."""
+    old = os.environ.get(SUBGRAPH_ENV)
+    os.environ[SUBGRAPH_ENV] = "NONE"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[SUBGRAPH_ENV]
+        else:
+            os.environ[SUBGRAPH_ENV] = old
+
+
+def _bind(module: Any, shapes: list[tuple[str, Any]], collector: _Collector, graph: Graph) -> Any:
+    """Bind (first batch) or re-bind (a new shape) the unfused graph, with the monitor attached."""
+    import mxnet as mx
+
+    with _unfused_binds():
+        if module is None:
+            module = mx.mod.Module(
+                symbol=graph.symbol, context=mx.cpu(), data_names=graph.data_names, label_names=None
+            )
+            module.bind(for_training=False, data_shapes=shapes)
+            module.set_params(graph.args, graph.auxs, allow_missing=False, force_init=True)
+        else:  # a short last batch: a new executor, which needs the callback again
+            module.reshape(data_shapes=shapes)
+    module._exec_group.execs[0].set_monitor_callback(collector.callback, monitor_all=False)
+    return module
+
+
+def with_fused_names(ranges: dict[str, tuple[float, float]], fused: Any) -> dict[str, tuple[float, float]]:
+    """``ranges`` plus each fused node's output under the fused name (what capability and users see)."""
+    out = dict(ranges)
+    for fused_name, tail in tail_outputs(fused).items():
+        for suffix in ("", INT8_SUFFIX):
+            if tail + suffix in ranges:
+                out.setdefault(fused_name + suffix, ranges[tail + suffix])
+    return out
+
+
 def calibrate(graph: Graph, batches: Iterable[Any], spec: CalibrationSpec) -> Stats:
     import mxnet as mx
 
@@ -108,18 +156,8 @@ def calibrate(graph: Graph, batches: Iterable[Any], spec: CalibrationSpec) -> St
     for inputs in batches:
         arrays = to_ndarrays(inputs, graph.data_names)
         shapes = [(n, a.shape) for n, a in zip(graph.data_names, arrays)]
-        if module is None:
-            module = mx.mod.Module(
-                symbol=graph.fused(), context=mx.cpu(), data_names=graph.data_names, label_names=None
-            )
-            module.bind(for_training=False, data_shapes=shapes)
-            module.set_params(graph.args, graph.auxs, allow_missing=False, force_init=True)
-            bound = shapes
-            module._exec_group.execs[0].set_monitor_callback(collector.callback, monitor_all=False)
-        elif shapes != bound:  # a short last batch: a new executor, which needs the callback again
-            module.reshape(data_shapes=shapes)
-            bound = shapes
-            module._exec_group.execs[0].set_monitor_callback(collector.callback, monitor_all=False)
+        if module is None or shapes != bound:
+            module, bound = _bind(module, shapes, collector, graph), shapes
         for name, array in zip(graph.data_names, arrays):
             collector.add(name, array.asnumpy())
         module.forward(mx.io.DataBatch(arrays), is_train=False)
@@ -127,4 +165,4 @@ def calibrate(graph: Graph, batches: Iterable[Any], spec: CalibrationSpec) -> St
         samples += batch_size_of(inputs)
     if samples == 0:
         raise DataError("the calibration dataloader yielded no samples")
-    return Stats(spec=spec, ranges=collector.ranges(), samples_seen=samples)
+    return Stats(spec=spec, ranges=with_fused_names(collector.ranges(), graph.fused()), samples_seen=samples)

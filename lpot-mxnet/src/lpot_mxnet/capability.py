@@ -24,7 +24,7 @@ from typing import Any
 from lpot.isa import CpuFeatures, cpu_features
 from lpot.recipe import Capability, OpCapability, OpKey, TensorChoices
 from lpot_mxnet.calibration import INT8_SUFFIX
-from lpot_mxnet.graph import BACKEND, WEIGHTED, layer_of, nodes
+from lpot_mxnet.graph import BACKEND, WEIGHTED, layer_of, nodes, tail_outputs
 
 STATIC = "post_training_static_quant"
 ALGORITHMS = ("minmax", "kl")
@@ -89,18 +89,27 @@ def output_tensors(node: str) -> tuple[str, ...]:
 
 def layer_tensors(fused: Any) -> dict[str, tuple[str, ...]]:
     """Layer name -> the calibrated outputs its algorithm ranges: those of the fused node computing it
-    (calibration runs the fused graph, so a conv fused with its BN and ReLU is ``sg_mkldnn_conv_*``).
+    (a conv fused with its BN and ReLU is ``sg_mkldnn_conv_*``), by that name and by the FP32 op's.
     A layer whose output is the network's output is left out: that range is never used (the result
     leaves in float), so an algorithm chosen for it would build the same model."""
     import json
 
     graph = json.loads(fused.tojson())
     heads = {graph["nodes"][h[0]]["name"] for h in graph.get("heads", [])}
+    tails = tail_outputs(fused)
     return {
-        layer_of(n).name: output_tensors(n["name"])
+        layer_of(n).name: _tensors_of(n["name"], tails)
         for n in nodes(fused)
         if n["op"] != "null" and n["name"] not in heads
     }
+
+
+def _tensors_of(node: str, tails: dict[str, str]) -> tuple[str, ...]:
+    """A node's calibrated outputs, a fused node's also by the name of the FP32 op computing them
+    (what the quantizer looks up, :func:`lpot_mxnet.quantizer.thresholds`)."""
+    tail = tails.get(f"{node}_output")
+    own = output_tensors(node)
+    return own if tail is None else (*own, *output_tensors(tail.removesuffix("_output")))
 
 
 def build_capability_from_layers(

@@ -151,6 +151,21 @@ def layer_of(node: Mapping[str, Any]) -> OpKey:
     return OpKey(node["name"], node["op"])
 
 
+def tail_outputs(fused: Any) -> dict[str, str]:
+    """``<fused node>_output`` -> ``<last op inside it>_output``: one tensor, by the name it has in
+    the unfused FP32 graph, which calibration ranges. Which ops oneDNN fuses depends on the graph
+    (a BF16 conv whose add stayed FP32 fuses conv+BN, not conv+BN+add), so a fused node's own name
+    says nothing stable; the op computing its output does."""
+    out = {}
+    for node in nodes(fused):
+        for sub in node.get("subgraphs", ())[:1]:
+            heads = sub.get("heads", ())
+            inner = sub["nodes"][heads[0][0]] if heads else None
+            if inner is not None and inner["op"] != "null":
+                out[f"{node['name']}_output"] = f"{inner['name']}_output"
+    return out
+
+
 def is_quantized(node: Mapping[str, Any]) -> bool:
     """True for nodes that compute on INT8/UINT8 data in oneDNN."""
     op = node["op"]

@@ -20,7 +20,7 @@ from lpot.errors import QuantizationError
 from lpot.recipe import OpKey, Recipe
 from lpot_mxnet.bf16 import bf16_names, sources, to_bf16
 from lpot_mxnet.calibration import INT8_SUFFIX
-from lpot_mxnet.graph import BACKEND, Graph, block_from_graph
+from lpot_mxnet.graph import BACKEND, Graph, block_from_graph, tail_outputs
 
 GRANULARITY = {"per_tensor": "tensor-wise", "per_channel": "channel-wise"}
 _OUTPUT = re.compile(r"_output\d*$")
@@ -40,16 +40,20 @@ def thresholds(
     ranges: Mapping[str, tuple[float, float]],
     s: Mapping[str, str],
     casts: Mapping[str, str] | None = None,
+    tails: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """The (min, max) of every tensor MXNet's pass wants calibrated, from the ranges lpot chose.
 
-    ``casts`` maps AMP casts back to FP32 (of BF16 layers' outputs) to the tensor they cast, whose
-    range was calibrated. With ``int8`` activations a non-negative tensor takes its signed-search
-    range (``name@int8``) where the KL calibration kept one.
+    ``casts`` maps AMP casts back to FP32 (of BF16 layers' outputs) to the tensor they cast;
+    ``tails`` (:func:`lpot_mxnet.graph.tail_outputs` of the graph being quantized) names a fused
+    node's output by the FP32 op computing it, as calibration (on the unfused graph) recorded it,
+    however this graph happens to be fused. With ``int8`` activations a non-negative tensor takes
+    its signed-search range (``name@int8``) where the KL calibration kept one.
     """
     out = {}
     for wanted in names:
         name = (casts or {}).get(wanted, wanted)
+        name = (tails or {}).get(name, name)
         key = name + INT8_SUFFIX if s["quantized_dtype"] == "int8" and name + INT8_SUFFIX in ranges else name
         if key not in ranges:
             layer = _OUTPUT.sub("", name)
@@ -92,7 +96,7 @@ def quantize(
             quantize_mode="full",
             quantize_granularity=s["quantize_granularity"],
         )
-        th = thresholds(calib_names, ranges, s, sources(fused) if bf16 else None)
+        th = thresholds(calib_names, ranges, s, sources(fused) if bf16 else None, tail_outputs(fused))
         qsym = _calibrate_quantized_sym(qsym, th)
         qargs = _quantize_params(qsym, graph.args, th)
         qsym = qsym.get_backend_symbol(BACKEND)
