@@ -93,3 +93,35 @@ def print_table(title: str, rows: Mapping[str, Any], load_before: str, load_afte
     speed = [f"b{b} speed ratio (>1: lpot faster)" for b in rows["batches"]]
     print(f"\nspeed parity (deliverable: >= {PARITY}x at equal or better agreement)")
     print(table(["comparison", *speed, "agreement lpot vs hand-made", "verdict"], rows["parity"]))
+
+
+def tune_as_user(
+    model: Any, framework: str, calib: Any, score: Callable[[Any], float], budget: int, work: Any
+) -> tuple[Any, str]:
+    """``lpot.tune`` as a user runs it: basic, relative 1 %, ``budget`` trials, the metric as
+    eval_func; the result and a one-line note (status, trials, time, INT8 ops, options)."""
+    import lpot
+
+    start = time.perf_counter()
+    result = lpot.tune(
+        model,
+        q_dataloader=calib,
+        eval_func=score,
+        config={
+            "model": {"name": "efficientnet_lite0", "framework": framework},
+            "quantization": {"approach": "post_training_static_quant", "calibration": {"sampling_size": 32}},
+            "tuning": {
+                "strategy": {"name": "basic"},
+                "accuracy_criterion": {"relative": 0.01},
+                "exit_policy": {"timeout": 0, "max_trials": budget},
+                "workspace": {"path": str(work)},
+            },
+        },
+        progress=False,
+    )
+    failed = sum(1 for t in result.trials if t.error)
+    note = (
+        f"{result.status}, {len(result.trials)} trials ({failed} failed), {time.perf_counter() - start:.0f} s, "
+        f"{len(result.recipe.quantized_ops())} of {len(result.recipe.ops)} ops INT8, {dict(result.recipe.options)}"
+    )
+    return result, note

@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np  # noqa: E402
-from _zoo_timing import interleaved, load_average, parity_rows, print_table  # noqa: E402
+from _zoo_timing import interleaved, load_average, parity_rows, print_table, tune_as_user  # noqa: E402
 
 THREADS = 2
 
@@ -73,31 +73,7 @@ def convert(model: Any, calib: np.ndarray | None) -> bytes:
 
 
 def tuned(model: Any, calib: Any, score: Callable[[Any], float], budget: int, work: Path) -> tuple[Any, str]:
-    """``lpot.tune`` as a user runs it: basic, relative 1 %, ``budget`` trials, the metric as eval_func."""
-    import lpot
-
-    start = time.perf_counter()
-    result = lpot.tune(
-        model,
-        q_dataloader=calib,
-        eval_func=score,
-        config={
-            "model": {"name": "efficientnet_lite0", "framework": "tensorflow"},
-            "quantization": {"approach": "post_training_static_quant", "calibration": {"sampling_size": 32}},
-            "tuning": {
-                "strategy": {"name": "basic"},
-                "accuracy_criterion": {"relative": 0.01},
-                "exit_policy": {"timeout": 0, "max_trials": budget},
-                "workspace": {"path": str(work)},
-            },
-        },
-        progress=False,
-    )
-    failed = sum(1 for t in result.trials if t.error)
-    note = (
-        f"{result.status}, {len(result.trials)} trials ({failed} failed), {time.perf_counter() - start:.0f} s, "
-        f"{len(result.recipe.quantized_ops())} of {len(result.recipe.ops)} ops INT8, {dict(result.recipe.options)}"
-    )
+    result, note = tune_as_user(model, "tensorflow", calib, score, budget, work)
     return result.model, note
 
 
