@@ -115,11 +115,11 @@ def _combinations(
             continue
         trial = yield "model-wise combined " + ", ".join([*kept, label]), candidate
         made.append(trial)
-        scores[candidate.fingerprint()] = strategy.score(trial)
+        score = scores[candidate.fingerprint()] = strategy.score(trial)
         if trial.met:
             break
-        if strategy.score(trial) > current_score:
-            current, current_score, kept = candidate, strategy.score(trial), [*kept, label]
+        if score > current_score:
+            current, current_score, kept = candidate, score, [*kept, label]
     return made
 
 

@@ -38,7 +38,7 @@ class BasicStrategy(SearchStrategy):
     def search(self) -> Search:
         base = self.space.default_recipe()
         stage = yield from model_wise_stage(self, base, self.model_wise_stage)
-        if stage.met or not stage.tried:
+        if stage.met:
             return
         best = stage.best
         ops = best.quantized_ops()

@@ -55,8 +55,8 @@ class SensitivityStrategy(SearchStrategy):
 
     def search(self) -> Search:
         stage = yield from model_wise_stage(self, self.space.default_recipe(), self.model_wise)
-        if stage.met or not stage.tried:
-            self.stop_reason = "a model-wise recipe met the goal" if stage.met else "no trial ran"
+        if stage.met:
+            self.stop_reason = "a model-wise recipe met the goal"
             return
         base = stage.best
         ops = base.quantized_ops()
