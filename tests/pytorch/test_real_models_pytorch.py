@@ -146,17 +146,10 @@ def test_residual_torch_relu_fuses_conv_relu(tmp_path):
 
 def test_minilm_dynamic_result_is_saved_and_rebuilt(tmp_path):
     from lpot_zoo.agreement import evaluate, mean_cosine, reference_labelled
-    from lpot_zoo.minilm import load_bert, mean_pool, sentence_loader
+    from lpot_zoo.minilm import embedding_predictor as embed
+    from lpot_zoo.minilm import load_bert, sentence_loader
 
     from lpot.utils.pytorch import load
-
-    def embed(model):
-        def run(inputs):
-            feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
-            with torch.no_grad():
-                return mean_pool(model(**feed)["last_hidden_state"], feed["attention_mask"]).numpy()
-
-        return run
 
     bert = load_bert()
     data = reference_labelled(sentence_loader(8, batch_size=8), embed(bert))

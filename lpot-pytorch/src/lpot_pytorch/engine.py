@@ -114,7 +114,6 @@ class PyTorchEngine:
                     raise ModelError(f"{exc}. {missing}") from exc
                 self._fx_failure = str(exc)
                 choice = "pt2e"
-        self._lowerings = {k: v for k, v in self._lowerings.items() if k != id(model)}
         self._lowerings[id(model)] = (model, choice)
         return choice
 

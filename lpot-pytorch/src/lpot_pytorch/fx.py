@@ -107,11 +107,12 @@ def calibrate(prepared: fx.GraphModule, batches: Iterable[Any]) -> int:
     return seen
 
 
-def observers(prepared: fx.GraphModule) -> dict[str, Any]:
+def observers(prepared: fx.GraphModule, base: type = ObserverBase) -> dict[str, Any]:
     """Activation observers keyed by the graph node whose output they observe.
 
     Node names come from tracing the FP32 model (after conv-bn-relu fusion), so they are the same
     for every recipe of one model: the key under which statistics are cached and found again.
+    ``base``: the observer class of the flow that prepared the graph (torchao's for pt2e).
     """
     found: dict[str, Any] = {}
     for node in prepared.graph.nodes:
@@ -121,10 +122,10 @@ def observers(prepared: fx.GraphModule) -> dict[str, Any]:
             # a weight observer: prepare_fx observes the weight of a functional F.conv2d / F.linear
             # (an nn.Conv2d subclass calling F.conv2d in its forward) as a graph input of its own
             continue
-        module = prepared.get_submodule(node.target)
+        module = prepared.get_submodule(str(node.target))
         if isinstance(module, FakeQuantizeBase):
             module = module.activation_post_process
-        if isinstance(module, ObserverBase) and not type(module).__name__.startswith("Placeholder"):
+        if isinstance(module, base) and not type(module).__name__.startswith("Placeholder"):
             found.setdefault(node.args[0].name, module)
     return found
 

@@ -177,18 +177,10 @@ def recipe_ops(recipe: Recipe) -> dict[str, OpConfig | None]:
 # observers ---------------------------------------------------------------------------------------
 def observers(prepared: fx.GraphModule) -> dict[str, Any]:
     """Activation observers by the exported graph's name of the tensor they observe (weights, read
-    through ``get_attr``, are left out: convert quantizes them itself)."""
-    base = torchao().pt2e.ObserverBase
-    found: dict[str, Any] = {}
-    for node in prepared.graph.nodes:
-        if node.op != "call_module" or not node.args or not isinstance(node.args[0], fx.Node):
-            continue
-        if node.args[0].op == "get_attr":
-            continue
-        module = prepared.get_submodule(str(node.target))
-        if isinstance(module, base) and not type(module).__name__.startswith("Placeholder"):
-            found.setdefault(node.args[0].name, module)
-    return found
+    through ``get_attr``, are left out: convert quantizes them itself); FX's walk, torchao's class."""
+    from lpot_pytorch.fx import observers as graph_observers
+
+    return graph_observers(prepared, torchao().pt2e.ObserverBase)
 
 
 def observed_ranges(prepared: fx.GraphModule) -> dict[str, tuple[float, float]]:

@@ -54,6 +54,19 @@ def mean_pool(last_hidden_state: Any, attention_mask: Any) -> Any:
     return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
+def embedding_predictor(model: Any) -> Any:
+    """``inputs -> numpy sentence embeddings`` of a BertModel-like module called with keyword
+    inputs (the FP32 model, or a quantized one): what a user's eval_func reads."""
+    import torch
+
+    def run(inputs: Any) -> Any:
+        feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        with torch.no_grad():
+            return mean_pool(model(**feed)["last_hidden_state"], feed["attention_mask"]).numpy()
+
+    return run
+
+
 def sentence_embedder(bert: Any | None = None) -> Any:
     """A module ``(input_ids, attention_mask) -> sentence embedding``: what the ONNX export holds."""
     import torch
