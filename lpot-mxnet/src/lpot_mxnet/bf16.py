@@ -24,12 +24,8 @@ from lpot.errors import QuantizationError
 from lpot_mxnet.graph import Graph, is_quantized, layer_of
 
 BF16_OPS = ("Convolution", "FullyConnected")  # AMP's BF16_FUNCS in MXNet 1.9.1
-FOLLOWERS = (
-    "BatchNorm",
-    "Activation",
-    "LeakyReLU",
-    "clip",
-)  # kept in BF16 after a BF16 layer (fused by oneDNN)
+# kept in BF16 after a BF16 layer (fused by oneDNN into the conv, ReLU6's clip included)
+FOLLOWERS = ("BatchNorm", "Activation", "LeakyReLU", "clip")
 AMP_CAST = "amp_cast"
 MX_BFLOAT16 = "12"  # MXNet's type flag for bfloat16 (``__dtype__`` of a variable)
 
