@@ -77,6 +77,14 @@ class Backend:
             return self.engine.prepare(model, approach)
         return model
 
+    def finalize(self, model: Any) -> Any:
+        """The chosen model in the form it is deployed, for engines that declare
+        :attr:`Feature.FINALIZE` (PyTorch compiles a pt2e INT8 graph with inductor, too slow to do
+        for every trial); the model itself otherwise. The core scores the result again."""
+        if self.has(Feature.FINALIZE):
+            return self.engine.finalize(model)
+        return model
+
     def fingerprint(self, model: Any) -> str:
         """A content hash of the model (the engine's deterministic bytes)."""
         return hashlib.sha256(self.engine.serialize(model)).hexdigest()[:32]

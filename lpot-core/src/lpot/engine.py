@@ -40,6 +40,7 @@ class Feature(str, Enum):
     BF16 = "bf16"  # capability may offer ``bf16`` (only where the CPU runs it natively)
     PREPARE = "prepare"  # ``prepare(model, approach)``: the native model rewritten for an approach
     OPTIMIZE = "optimize"  # ``optimize(model, precisions, keep_fp32) -> Optimized``: lpot.optimize
+    FINALIZE = "finalize"  # ``finalize(model)``: the chosen model as deployed (compiled), scored again
 
     __str__ = str.__str__
     __format__ = str.__format__
@@ -53,6 +54,7 @@ FEATURE_MEMBERS: dict[Feature, tuple[str, ...]] = {
     Feature.BF16: (),
     Feature.PREPARE: ("prepare",),
     Feature.OPTIMIZE: ("optimize",),
+    Feature.FINALIZE: ("finalize",),
 }
 REQUIRED_MEMBERS = (
     "name",

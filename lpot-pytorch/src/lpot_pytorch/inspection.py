@@ -28,7 +28,9 @@ def is_converted(model: nn.Module) -> bool:
 
 
 def comparable(model: nn.Module) -> nn.Module:
-    if is_converted(model):
+    from lpot_pytorch.pt2e import made_by_pt2e
+
+    if is_converted(model) or made_by_pt2e(model) is not None:  # a pt2e graph neither copies nor fuses
         return model
     from torch.ao.quantization.quantize_fx import fuse_fx
 

@@ -291,14 +291,22 @@ def convert(exported: Any, made: Mapping[str, Any]) -> fx.GraphModule:
         return ao.quantize.convert_pt2e(prepared)
 
 
-def build(exported: Any, made: dict[str, Any], state: Mapping[str, Any] | None = None) -> fx.GraphModule:
-    """The lowered INT8 model of ``made`` (:func:`record`); ``state``: saved weights to load first.
-    The record and the INT8 weights ride along on the model (``meta``), for saving and hashing."""
+def build(
+    exported: Any, made: dict[str, Any], state: Mapping[str, Any] | None = None, *, compiled: bool = False
+) -> nn.Module:
+    """The INT8 model of ``made`` (:func:`record`): lowered eagerly, or ``compiled`` by inductor
+    (:mod:`lpot_pytorch.compiled`); ``state``: saved weights to load first. The record and the INT8
+    weights ride along on the model (``meta``), for saving and hashing."""
     converted = convert(exported, made)
     if state is not None:
         converted.load_state_dict(state)
+    record = {**made, "state": converted.state_dict()}
+    if compiled:
+        from lpot_pytorch.compiled import compile_pt2e
+
+        return compile_pt2e(converted, record)
     lowered = lower(converted, made["inputs"])
-    lowered.meta["lpot_pt2e"] = {**made, "state": converted.state_dict()}
+    lowered.meta["lpot_pt2e"] = record
     _inference_only(lowered)
     return lowered
 
@@ -326,7 +334,7 @@ def made_by_pt2e(model: Any) -> dict[str, Any] | None:
 
 
 def low_precision_ops(model: fx.GraphModule) -> dict[str, int]:
-    """How many oneDNN INT8 ops the lowered graph calls, by op (what proves it runs in INT8)."""
+    """How many oneDNN INT8 ops the eager-lowered graph calls, by op (what proves it runs in INT8)."""
     counts: dict[str, int] = {}
     for node in model.graph.nodes:
         name = str(node.target)

@@ -114,7 +114,8 @@ def rebuild(model: nn.Module, recipe: Recipe, folder: Path) -> nn.Module:
 
 
 def rebuild_pt2e(model: nn.Module, folder: Path, state: dict[str, Any]) -> nn.Module:
-    """A pt2e result again: export the FP32 model, quantize as recorded, load the INT8 weights, lower."""
+    """A pt2e result again: export the FP32 model, quantize as recorded, load the INT8 weights, lower
+    (or compile, where the saved model was compiled: the compile of the same graph is cached on disk)."""
     from lpot_pytorch import pt2e
 
     try:
@@ -125,7 +126,7 @@ def rebuild_pt2e(model: nn.Module, folder: Path, state: dict[str, Any]) -> nn.Mo
     missing = sorted(set(ops) - {name for name, _ in model.named_modules()})
     if missing:
         raise ModelError(f"{folder} was saved from another model: it has no module {', '.join(missing[:3])}")
-    return pt2e.build(pt2e.export(model, inputs), made, state)
+    return pt2e.build(pt2e.export(model, inputs), made, state, compiled=bool(made.get("compiled")))
 
 
 def content_bytes(model: nn.Module) -> bytes:
