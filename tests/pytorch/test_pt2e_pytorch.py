@@ -198,8 +198,9 @@ def test_a_traceable_model_keeps_fx_and_pt2e_lowers_its_convs(tmp_path):
 def test_finalize_compiles_the_pt2e_model_once_for_every_input_and_it_saves(mlp_data, tmp_path):
     """The compiled model runs the same INT8 kernels with the same results, compiles one graph for a
     batch of 1, a sliced batch and inference-mode tensors (each compiled again before), and is saved
-    as the eager one is, then rebuilt compiled. On this 3-Linear MLP it is slower than the eager
-    graph (inductor's per-call cost), so a run returns the eager one and says why."""
+    as the eager one is, then rebuilt compiled. On this 3-Linear MLP inductor's per-call cost makes
+    it about as fast as the eager graph or slower; where slower, a run returns the eager one and
+    says why."""
     import torch._dynamo.utils as dynamo_utils
 
     from lpot_pytorch.compiled import CompiledPt2e
@@ -207,13 +208,15 @@ def test_finalize_compiles_the_pt2e_model_once_for_every_input_and_it_saves(mlp_
     model, data = mlp_data
     engine = PyTorchBackend()
     result = _tune_mlp(model, data, tmp_path, backend=engine)
-    assert not isinstance(result.model, CompiledPt2e)
-    assert any("its finalized form measured" in w for w in result.warnings)
-    compiled = engine.finalize(result.model)
+    if isinstance(result.model, CompiledPt2e):  # within the noise of its eager graph's speed
+        compiled, eager = result.model, _tune_mlp(model, data, tmp_path / "eager").model
+    else:  # measured slower: inductor's per-call cost on three small Linear
+        assert any("its finalized form measured" in w for w in result.warnings)
+        compiled, eager = engine.finalize(result.model), result.model
     assert isinstance(compiled, CompiledPt2e) and engine.finalize(compiled) is compiled
     x = torch.randn(8, 16)
     graphs = dynamo_utils.counters["stats"]["unique_graphs"]
-    torch.testing.assert_close(compiled(x), result.model(x), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(compiled(x), eager(x), atol=1e-4, rtol=1e-4)
     with torch.inference_mode():
         compiled(x[:1])
         compiled(x[2:7])
@@ -227,6 +230,33 @@ def test_finalize_compiles_the_pt2e_model_once_for_every_input_and_it_saves(mlp_
     with pytest.raises(ModelError, match="only runs inference"):
         compiled.train()
     assert compiled.eval() is compiled
+
+
+def test_a_pt2e_cnn_a_run_returns_serves_every_batch_size(tmp_path):
+    """torch 2.13's inductor compiled the residual CNN's pt2e graph for the recorded batch only and
+    failed a stride assertion in its qconv lowering on any other, at the user's call. Finalizing now
+    tries other batch sizes first: the run returns a model that serves them (the eager graph, with
+    the reason in the warnings, while inductor fails)."""
+    from lpot_zoo.shapes import digit_image_batches, residual_relu_net
+
+    from lpot_pytorch.compiled import CompiledPt2e
+
+    model, data = residual_relu_net(), digit_image_batches(32, count=96)
+    result = lpot.tune(
+        model,
+        q_dataloader=data.take(2),
+        eval_dataloader=data,
+        config={**_config(tmp_path), "evaluation": {"accuracy": {"metric": {"topk": 1}}}},
+        backend=PyTorchBackend(lowering="pt2e"),
+        progress=False,
+    )
+    if not isinstance(result.model, CompiledPt2e):
+        assert any("finalizing it failed" in w and "batch of" in w for w in result.warnings)
+    x = torch.from_numpy(data[0][0])
+    with torch.no_grad():
+        full = result.model(x)
+        for rows in (1, 3, 17):
+            torch.testing.assert_close(result.model(x[:rows]), full[:rows], atol=1e-4, rtol=1e-4)
 
 
 def test_minilm_static_tunes_through_pt2e_and_is_saved_and_rebuilt(tmp_path):

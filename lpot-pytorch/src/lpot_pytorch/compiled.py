@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -72,12 +72,32 @@ class CompiledPt2e(nn.Module):
         return self
 
 
+PROBE_BATCHES = (1, 3)  # besides the recorded one: a batch of 1 and an odd one, as evaluations end
+
+
 def compile_pt2e(converted: fx.GraphModule, made: Mapping[str, Any]) -> CompiledPt2e:
-    """``converted`` compiled now, on inputs shaped as recorded, rather than at the user's first call."""
+    """``converted`` compiled now, on inputs shaped as recorded, rather than at the user's first call,
+    then run on other batch sizes: a compile that fails on them is a ModelError here (the core then
+    returns the eager graph), never a user's crash later. A residual CNN did: inductor compiled it for
+    the recorded batch only, and its dynamic-batch qconv lowering failed a stride assertion."""
     from lpot_pytorch.pt2e import example_inputs
 
     log.info("compiling the pt2e INT8 model with inductor (about half a minute, longer under load)")
     model = CompiledPt2e(converted, made)
     args, kwargs, _ = example_inputs(made["inputs"])
     model(*args, **kwargs)
+    for batch in PROBE_BATCHES:
+        try:
+            model(*_rows(args, batch), **dict(zip(kwargs, _rows(kwargs.values(), batch), strict=True)))
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise ModelError(
+                f"inductor compiled the pt2e model but failed on a batch of {batch} "
+                f"({type(exc).__name__}: {first}); PyTorchBackend(inductor=False) keeps the eager graph"
+            ) from exc
     return model
+
+
+def _rows(tensors: Iterable[torch.Tensor], batch: int) -> list[torch.Tensor]:
+    """Each input with ``batch`` rows (its first row repeated): the shape a compile must also serve."""
+    return [t[:1].expand(batch, *t.shape[1:]).contiguous() if t.dim() else t for t in tensors]
