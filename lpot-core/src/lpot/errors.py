@@ -62,3 +62,10 @@ class WorkspaceBusyError(WorkspaceError):
 class FeatureNotAvailableError(LpotError, NotImplementedError):
     """A feature of LPOT 1.x (or of a later lpot) that this lpot does not have; the message names
     what to use instead."""
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first non-blank line of ``exc``'s message ("" if it has none), cut to ``limit``
+    characters: how an lpot error quotes a framework's, whose later lines are its internals."""
+    line = next((text.strip() for text in str(exc).splitlines() if text.strip()), "")
+    return line if limit is None else line[:limit]

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from lpot.errors import ModelError
+from lpot.errors import ModelError, first_line
 
 log = logging.getLogger("lpot")
 
@@ -90,10 +90,10 @@ def compile_pt2e(converted: fx.GraphModule, made: Mapping[str, Any]) -> Compiled
         try:
             model(*_rows(args, batch), **dict(zip(kwargs, _rows(kwargs.values(), batch), strict=True)))
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise ModelError(
                 f"inductor compiled the pt2e model but failed on a batch of {batch} "
-                f"({type(exc).__name__}: {first}); PyTorchBackend(inductor=False) keeps the eager graph"
+                f"({type(exc).__name__}: {first_line(exc, 200)}); PyTorchBackend(inductor=False) keeps "
+                "the eager graph"
             ) from exc
     return model
 

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from lpot.errors import ModelError, QuantizationError
+from lpot.errors import ModelError, QuantizationError, first_line
 from lpot.recipe import OpConfig, Recipe
 from lpot_pytorch.tensors import call, to_torch
 
@@ -106,9 +106,9 @@ def export(model: nn.Module, spec: Mapping[str, Any]) -> Any:
         with torch.no_grad():
             return torch.export.export(copy.deepcopy(model).eval(), args, kwargs, dynamic_shapes=dims)
     except Exception as exc:  # data-dependent Python, unsupported ops...: one error, with advice
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelError(
-            f"torch.export cannot export {type(model).__name__} either ({type(exc).__name__}: {first[:300]}); "
+            f"torch.export cannot export {type(model).__name__} either "
+            f"({type(exc).__name__}: {first_line(exc, 300)}); "
             "quantize it dynamically instead (quantization: approach: post_training_dynamic_quant: INT8 "
             "Linear/LSTM weights, no graph needed), or move the data-dependent code out of the forward you tune"
         ) from exc

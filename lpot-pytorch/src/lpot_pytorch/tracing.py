@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import fx
 
-from lpot.errors import ModelError
+from lpot.errors import ModelError, first_line
 
 
 class _RecordingTracer(fx.Tracer):
@@ -67,9 +67,8 @@ def check_traceable(model: torch.nn.Module, leaf_modules: Sequence[str] = ()) ->
             if where
             else _top_level_hint(model)
         )
-        first = str(exc).splitlines()[0] if str(exc) else ""
         raise UntraceableError(
-            f"torch.fx cannot trace {culprit}: {type(exc).__name__}: {first}; {hint}", where
+            f"torch.fx cannot trace {culprit}: {type(exc).__name__}: {first_line(exc)}; {hint}", where
         ) from exc
 
 
